@@ -1,0 +1,276 @@
+"""ImageNet-style classification evaluation: top-1/top-5, per-class accuracy, JSON results.
+
+Four benchmark layouts are understood (``benchmark=``):
+
+* ``imagenet``: the 1000-class validation folder (one sub-folder per WordNet id) or a CSV file list;
+* ``imagenet-v2``: ImageNet-V2 (sub-folders named by class index ``0`` .. ``999``);
+* ``imagenet-a`` / ``imagenet-r``: the 200-class subsets (sub-folders named by WordNet id). A 1000-way classifier is
+  scored on them by keeping only the 200 subset logits, as the official EVA evaluation does.
+
+A CSV list (e.g. ``../shared/data/imagenet/labels.csv``) has a header with ``file`` (relative to the CSV's folder)
+and ``class_index`` (ImageNet-1k index) columns.
+
+``python -m eva.evaluate MODEL --data PATH [--checkpoint CKPT] [--benchmark imagenet-a] [--out results.json]``
+runs it from the command line; ``tools/test.py`` calls :func:`evaluate` the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import pkgutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+__all__ = [
+    "BENCHMARKS",
+    "ClassificationEvaluator",
+    "ImageList",
+    "build_eval_transform",
+    "evaluate",
+    "imagenet_wnids",
+    "subset_indices",
+    "write_results",
+]
+
+BENCHMARKS = ("imagenet", "imagenet-v2", "imagenet-a", "imagenet-r")
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+# OpenAI CLIP statistics: the EVA-02 default (its teachers and towers are CLIP models).
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def _timm_info(name: str) -> list[str]:
+    # The WordNet id lists ship with timm (a dependency); reading them keeps one source for the class order.
+    data = pkgutil.get_data("timm.data", f"_info/{name}")
+    if data is None:  # pragma: no cover - timm without its data files
+        raise FileNotFoundError(f"timm's class list {name} is missing")
+    return data.decode("utf-8").split()
+
+
+@cache
+def imagenet_wnids() -> tuple[str, ...]:
+    """The 1000 ImageNet-1k WordNet ids in class-index order."""
+    return tuple(_timm_info("imagenet_synsets.txt"))
+
+
+@cache
+def subset_indices(benchmark: str) -> tuple[int, ...] | None:
+    """ImageNet-1k class indices a benchmark scores (sorted), or ``None`` when it uses all 1000."""
+    if benchmark not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
+    if benchmark not in ("imagenet-a", "imagenet-r"):
+        return None
+    position = {w: i for i, w in enumerate(imagenet_wnids())}
+    wnids = _timm_info(f"imagenet_{benchmark[-1]}_synsets.txt")
+    return tuple(sorted(position[w] for w in wnids))
+
+
+class ImageList(torch.utils.data.Dataset):
+    """``(image, ImageNet-1k class index)`` pairs from a class-folder tree or a CSV file list."""
+
+    def __init__(self, root: str | Path, benchmark: str = "imagenet", transform: Callable | None = None) -> None:
+        self.root = Path(root)
+        self.transform = transform
+        if self.root.is_file():
+            self.samples = self._from_csv(self.root)
+        elif self.root.is_dir():
+            self.samples = self._from_folders(self.root, benchmark)
+        else:
+            raise FileNotFoundError(f"evaluation data {self.root} is neither a folder nor a CSV file list")
+        if not self.samples:
+            raise ValueError(f"no images found under {self.root}")
+
+    @staticmethod
+    def _from_csv(path: Path) -> list[tuple[Path, int]]:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            missing = {"file", "class_index"} - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{path} lacks the column(s) {sorted(missing)}; it needs 'file' and 'class_index'")
+            return [(path.parent / row["file"], int(row["class_index"])) for row in reader]
+
+    @staticmethod
+    def _from_folders(root: Path, benchmark: str) -> list[tuple[Path, int]]:
+        position = {w: i for i, w in enumerate(imagenet_wnids())}
+        samples = []
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            if benchmark == "imagenet-v2":
+                if not folder.name.isdigit() or int(folder.name) >= 1000:
+                    raise ValueError(f"ImageNet-V2 folders are class indices 0..999, found {folder.name!r}")
+                label = int(folder.name)
+            else:
+                if folder.name not in position:
+                    raise ValueError(f"folder {folder.name!r} under {root} is not an ImageNet-1k WordNet id")
+                label = position[folder.name]
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+            samples.extend((p, label) for p in files)
+        return samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[index]
+        with Image.open(path) as im:
+            image = im.convert("RGB")
+        return (self.transform(image) if self.transform else image), label
+
+
+def build_eval_transform(
+    img_size: int, crop_pct: float = 1.0, mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD
+) -> Callable:
+    """Resize the short side to ``img_size / crop_pct`` (bicubic), centre-crop ``img_size``, normalise."""
+    from torchvision import transforms as T
+
+    return T.Compose(
+        [
+            T.Resize(int(img_size / crop_pct), interpolation=T.InterpolationMode.BICUBIC),
+            T.CenterCrop(img_size),
+            T.ToTensor(),
+            T.Normalize(mean, std),
+        ]
+    )
+
+
+class ClassificationEvaluator:
+    """Accumulates logits and labels batch by batch; :meth:`compute` gives top-k and per-class accuracy.
+
+    With a subset benchmark, logits outside the subset are dropped before ranking, so a 1000-way model competes only
+    among the subset's classes. Labels stay ImageNet-1k indices throughout.
+    """
+
+    def __init__(self, num_classes: int = 1000, benchmark: str = "imagenet", topk: Sequence[int] = (1, 5)) -> None:
+        self.num_classes = num_classes
+        self.benchmark = benchmark
+        subset = subset_indices(benchmark)
+        if subset is not None and num_classes != 1000:
+            raise ValueError(f"{benchmark} masks the logits of a 1000-class model; this model has {num_classes}")
+        self.subset = None if subset is None else torch.tensor(subset)
+        self.topk = tuple(topk)
+        self.reset()
+
+    def reset(self) -> None:
+        self.correct = {k: 0 for k in self.topk}
+        self.seen = 0
+        self.class_total = torch.zeros(self.num_classes, dtype=torch.long)
+        self.class_correct = torch.zeros(self.num_classes, dtype=torch.long)
+
+    def process(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        """Add one batch: ``logits`` (B, num_classes), ``labels`` (B,) ImageNet-1k indices."""
+        if logits.ndim != 2 or logits.shape[1] != self.num_classes:
+            raise ValueError(f"expected logits of shape (B, {self.num_classes}), got {tuple(logits.shape)}")
+        logits, labels = logits.detach().float().cpu(), labels.detach().long().cpu()
+        if self.subset is not None:
+            outside = ~torch.isin(labels, self.subset)
+            if outside.any():
+                raise ValueError(f"label {int(labels[outside][0])} is not one of the {self.benchmark} classes")
+            ranked = self.subset[logits[:, self.subset].argsort(dim=1, descending=True)]  # (B, 200) class ids
+        else:
+            ranked = logits.argsort(dim=1, descending=True)  # (B, C)
+        hits = ranked[:, : max(self.topk)] == labels[:, None]  # (B, kmax)
+        for k in self.topk:
+            self.correct[k] += int(hits[:, :k].any(dim=1).sum())
+        self.seen += len(labels)
+        self.class_total += torch.bincount(labels, minlength=self.num_classes)
+        self.class_correct += torch.bincount(labels[hits[:, 0]], minlength=self.num_classes)
+
+    def compute(self) -> dict:
+        """Accuracies in percent; ``per_class`` maps each class index that occurred to its top-1 accuracy."""
+        if self.seen == 0:
+            raise RuntimeError("no samples were evaluated")
+        present = self.class_total.nonzero().flatten()
+        per_class = {int(c): 100.0 * int(self.class_correct[c]) / int(self.class_total[c]) for c in present}
+        out = {f"top{k}": 100.0 * self.correct[k] / self.seen for k in self.topk}
+        out.update(
+            num_samples=self.seen,
+            mean_per_class=sum(per_class.values()) / len(per_class),
+            per_class=per_class,
+            benchmark=self.benchmark,
+        )
+        return out
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    loader: Iterable,
+    evaluator: ClassificationEvaluator,
+    device: str | torch.device = "cpu",
+    amp_dtype: torch.dtype | None = None,
+    progress: bool = True,
+) -> dict:
+    """Run ``model`` over ``loader`` (``(images, labels)`` batches) and return the evaluator's results.
+
+    ``amp_dtype`` (e.g. ``torch.bfloat16``) runs the forward under autocast. The progress bar shows the ETA.
+    """
+    from tqdm import tqdm
+
+    model.eval().to(device)
+    evaluator.reset()
+    device = torch.device(device)
+    start = time.perf_counter()
+    bar = tqdm(loader, desc=f"eval {evaluator.benchmark}", unit="batch", disable=not progress)
+    for images, labels in bar:
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(images.to(device, non_blocking=True))
+        evaluator.process(logits, labels)
+        bar.set_postfix(top1=f"{100.0 * evaluator.correct[evaluator.topk[0]] / evaluator.seen:.2f}")
+    results = evaluator.compute()
+    results["seconds"] = time.perf_counter() - start
+    return results
+
+
+def write_results(results: dict, path: str | Path) -> None:
+    """Write the results as JSON; the file appears whole or not at all (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2))
+    os.replace(tmp, path)
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Command line: evaluate a registered classifier on an ImageNet-style folder or CSV list."""
+    import vision
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("model", help="registered model name (optionally name.tag)")
+    p.add_argument("--data", required=True, help="validation folder or CSV file list")
+    p.add_argument("--checkpoint", default=None, help="weights file (official or converted)")
+    p.add_argument("--benchmark", default="imagenet", choices=BENCHMARKS)
+    p.add_argument("--img-size", type=int, default=None, help="default: the model's patch grid x patch size")
+    p.add_argument("--crop-pct", type=float, default=1.0)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--bf16", action="store_true", help="autocast the forward to bfloat16")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    args = p.parse_args(argv)
+
+    model = vision.create_model(args.model, pretrained=args.checkpoint or None)
+    grid, patch = model.patch_embed.grid_size, model.patch_embed.patch_size
+    img_size = args.img_size or grid[0] * patch[0]
+    cfg = getattr(model, "pretrained_cfg", None)
+    mean, std = getattr(cfg, "mean", None) or CLIP_MEAN, getattr(cfg, "std", None) or CLIP_STD
+    dataset = ImageList(args.data, args.benchmark, build_eval_transform(img_size, args.crop_pct, mean, std))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers)
+    evaluator = ClassificationEvaluator(model.num_classes, args.benchmark)
+    dtype = torch.bfloat16 if args.bf16 else None
+    results = evaluate(model, loader, evaluator, args.device, dtype)
+    results.update(model=args.model, checkpoint=args.checkpoint, data=str(args.data), img_size=img_size)
+    print(f"{args.model} on {args.benchmark}: top-1 {results['top1']:.3f}  top-5 {results['top5']:.3f}")
+    if args.out:
+        write_results(results, args.out)
+    return results
+
+
+if __name__ == "__main__":
+    main()
