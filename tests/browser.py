@@ -2,7 +2,7 @@
 
 Usage in a test marked ``@pytest.mark.browser``::
 
-    from browser import chromium_page, serve_blocks  # tests/ is on sys.path (rootdir conftest)
+    from tests.browser import chromium_page, serve_blocks  # pytest: pythonpath = ["."]
 
     with serve_blocks(demo) as url, chromium_page() as page:
         page.goto(url)
