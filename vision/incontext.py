@@ -341,8 +341,7 @@ class InContextViT(nn.Module):
         self, pred: torch.Tensor, tgts: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor | None, eps: float
     ) -> torch.Tensor:
         weight = self.unpatchify(mask[:, :, None].expand(-1, -1, self.patch_size**2 * 3).to(pred.dtype))
-        if valid is not None:
-            weight = weight * valid  # (B, 3, H, W)
+        weight = weight.expand_as(pred) if valid is None else weight * valid  # (B, 3, H, W), a (1, L) mask broadcast
         loss = F.smooth_l1_loss(pred, tgts, reduction="none", beta=self.loss_beta)
         return (loss * weight).sum() / (weight.sum() + eps)
 
