@@ -10,13 +10,12 @@ Four benchmark layouts are understood (``benchmark=``):
 A CSV list (e.g. ``../shared/data/imagenet/labels.csv``) has a header with ``file`` (relative to the CSV's folder)
 and ``class_index`` (ImageNet-1k index) columns.
 
-``python -m eva.evaluate MODEL --data PATH [--checkpoint CKPT] [--benchmark imagenet-a] [--out results.json]``
-runs it from the command line; ``tools/test.py`` calls :func:`evaluate` the same way.
+``tools/test.py configs/eva/eval_imagenet.py --checkpoint CKPT --cfg-options ...`` runs :class:`ImageNetEvaluator`
+on any registered classifier (see that config's docstring).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -25,16 +24,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
 
 __all__ = [
     "BENCHMARKS",
-    "ClassificationEvaluator",
     "ImageList",
+    "ImageNetEvaluator",
+    "ImageNetMetrics",
     "build_eval_transform",
-    "evaluate",
     "imagenet_wnids",
     "subset_indices",
     "write_results",
@@ -140,7 +140,7 @@ def build_eval_transform(
     )
 
 
-class ClassificationEvaluator:
+class ImageNetMetrics:
     """Accumulates logits and labels batch by batch; :meth:`compute` gives top-k and per-class accuracy.
 
     With a subset benchmark, logits outside the subset are dropped before ranking, so a 1000-way model competes only
@@ -182,6 +182,17 @@ class ClassificationEvaluator:
         self.class_total += torch.bincount(labels, minlength=self.num_classes)
         self.class_correct += torch.bincount(labels[hits[:, 0]], minlength=self.num_classes)
 
+    def all_reduce(self, reduce_sum: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Sum the counts of every process; ``reduce_sum`` takes and returns the packed count tensor."""
+        k = len(self.topk)
+        packed = torch.cat(
+            [torch.tensor([*(self.correct[t] for t in self.topk), self.seen]), self.class_total, self.class_correct]
+        ).double()
+        packed = reduce_sum(packed).cpu().round().long()
+        self.correct = {t: int(packed[i]) for i, t in enumerate(self.topk)}
+        self.seen = int(packed[k])
+        self.class_total, self.class_correct = packed[k + 1 :].split(self.num_classes)
+
     def compute(self) -> dict:
         """Accuracies in percent; ``per_class`` maps each class index that occurred to its top-1 accuracy."""
         if self.seen == 0:
@@ -198,34 +209,48 @@ class ClassificationEvaluator:
         return out
 
 
-@torch.no_grad()
-def evaluate(
-    model: torch.nn.Module,
-    loader: Iterable,
-    evaluator: ClassificationEvaluator,
-    device: str | torch.device = "cpu",
-    amp_dtype: torch.dtype | None = None,
-    progress: bool = True,
-) -> dict:
-    """Run ``model`` over ``loader`` (``(images, labels)`` batches) and return the evaluator's results.
+class ImageNetEvaluator:
+    """Evaluator for ``vision.engine`` (``evaluator(model, dataloader, ctx) -> metrics``) and ``tools/test.py``.
 
-    ``amp_dtype`` (e.g. ``torch.bfloat16``) runs the forward under autocast. The progress bar shows the ETA.
+    Returns ``top1``, ``top5`` and ``mean_per_class`` (percent), summed over ranks. The full results, per-class
+    accuracy included, are kept in :attr:`results` and written as JSON to ``results_file`` when given. A progress
+    bar with ETA runs on the main process.
     """
-    from tqdm import tqdm
 
-    model.eval().to(device)
-    evaluator.reset()
-    device = torch.device(device)
-    start = time.perf_counter()
-    bar = tqdm(loader, desc=f"eval {evaluator.benchmark}", unit="batch", disable=not progress)
-    for images, labels in bar:
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(images.to(device, non_blocking=True))
-        evaluator.process(logits, labels)
-        bar.set_postfix(top1=f"{100.0 * evaluator.correct[evaluator.topk[0]] / evaluator.seen:.2f}")
-    results = evaluator.compute()
-    results["seconds"] = time.perf_counter() - start
-    return results
+    def __init__(
+        self,
+        benchmark: str = "imagenet",
+        num_classes: int = 1000,
+        topk: Sequence[int] = (1, 5),
+        results_file: str | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.metrics = ImageNetMetrics(num_classes, benchmark, topk)
+        self.results_file = results_file
+        self.progress = progress
+        self.results: dict = {}
+
+    def __call__(self, model: torch.nn.Module, dataloader: Iterable, ctx: Any) -> dict[str, float]:
+        from tqdm import tqdm
+
+        m = self.metrics
+        m.reset()
+        start = time.perf_counter()
+        show = self.progress and ctx.dist.is_main
+        bar = tqdm(total=len(dataloader), desc=f"eval {m.benchmark}", unit="batch", disable=not show)
+        for (images, labels), valid in ctx.batches(dataloader):
+            with ctx.autocast():
+                logits = model(images)  # (B, num_classes)
+            m.process(logits[valid], labels[valid])
+            bar.update(1)
+            bar.set_postfix(top1=f"{100.0 * m.correct[m.topk[0]] / max(m.seen, 1):.2f}")
+        bar.close()
+        m.all_reduce(lambda t: ctx.all_reduce_sum(t.to(ctx.device)))
+        self.results = m.compute()
+        self.results["seconds"] = time.perf_counter() - start
+        if self.results_file and ctx.dist.is_main:
+            write_results(self.results, self.results_file)
+        return {k: v for k, v in self.results.items() if k.startswith("top") or k == "mean_per_class"}
 
 
 def write_results(results: dict, path: str | Path) -> None:
@@ -235,42 +260,3 @@ def write_results(results: dict, path: str | Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(results, indent=2))
     os.replace(tmp, path)
-
-
-def main(argv: Sequence[str] | None = None) -> dict:
-    """Command line: evaluate a registered classifier on an ImageNet-style folder or CSV list."""
-    import vision
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help="registered model name (optionally name.tag)")
-    p.add_argument("--data", required=True, help="validation folder or CSV file list")
-    p.add_argument("--checkpoint", default=None, help="weights file (official or converted)")
-    p.add_argument("--benchmark", default="imagenet", choices=BENCHMARKS)
-    p.add_argument("--img-size", type=int, default=None, help="default: the model's patch grid x patch size")
-    p.add_argument("--crop-pct", type=float, default=1.0)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--bf16", action="store_true", help="autocast the forward to bfloat16")
-    p.add_argument("--out", default=None, help="write the results as JSON here")
-    args = p.parse_args(argv)
-
-    model = vision.create_model(args.model, pretrained=args.checkpoint or None)
-    grid, patch = model.patch_embed.grid_size, model.patch_embed.patch_size
-    img_size = args.img_size or grid[0] * patch[0]
-    cfg = getattr(model, "pretrained_cfg", None)
-    mean, std = getattr(cfg, "mean", None) or CLIP_MEAN, getattr(cfg, "std", None) or CLIP_STD
-    dataset = ImageList(args.data, args.benchmark, build_eval_transform(img_size, args.crop_pct, mean, std))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers)
-    evaluator = ClassificationEvaluator(model.num_classes, args.benchmark)
-    dtype = torch.bfloat16 if args.bf16 else None
-    results = evaluate(model, loader, evaluator, args.device, dtype)
-    results.update(model=args.model, checkpoint=args.checkpoint, data=str(args.data), img_size=img_size)
-    print(f"{args.model} on {args.benchmark}: top-1 {results['top1']:.3f}  top-5 {results['top5']:.3f}")
-    if args.out:
-        write_results(results, args.out)
-    return results
-
-
-if __name__ == "__main__":
-    main()

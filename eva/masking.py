@@ -64,17 +64,17 @@ class BlockMaskGenerator:
             f"block=[{self.min_num_patches}, {self.max_num_patches}], log_aspect={self.log_aspect_ratio})"
         )
 
-    def _add_block(self, mask: np.ndarray, max_new: int) -> int:
+    def _add_block(self, mask: np.ndarray, max_new: int, rng: random.Random) -> int:
         """Try up to 10 blocks; mark the first that adds 1..max_new new patches; return how many it added."""
         for _ in range(10):
-            area = self.rng.uniform(self.min_num_patches, max_new)
-            aspect = math.exp(self.rng.uniform(*self.log_aspect_ratio))
+            area = rng.uniform(self.min_num_patches, max_new)
+            aspect = math.exp(rng.uniform(*self.log_aspect_ratio))
             h = int(round(math.sqrt(area * aspect)))
             w = int(round(math.sqrt(area / aspect)))
             if w >= self.width or h >= self.height:
                 continue
-            top = self.rng.randint(0, self.height - h)
-            left = self.rng.randint(0, self.width - w)
+            top = rng.randint(0, self.height - h)
+            left = rng.randint(0, self.width - w)
             block = mask[top : top + h, left : left + w]  # view
             new = h * w - int(block.sum())
             if 0 < new <= max_new:
@@ -82,12 +82,17 @@ class BlockMaskGenerator:
                 return new
         return 0
 
-    def __call__(self) -> torch.Tensor:
-        """One ``(H, W)`` bool mask, True = masked."""
+    def __call__(self, rng: random.Random | None = None) -> torch.Tensor:
+        """One ``(H, W)`` bool mask, True = masked, drawn from ``rng`` (default: the generator's own stream).
+
+        Data loaders pass the ``random`` module, which ``vision.data.SeededDataset`` seeds per sample, so a sample's
+        mask is reproducible across epochs, workers and resumes.
+        """
+        rng = rng or self.rng
         mask = np.zeros((self.height, self.width), dtype=bool)
         count = 0
         while count < self.num_masking_patches:
-            added = self._add_block(mask, min(self.num_masking_patches - count, self.max_num_patches))
+            added = self._add_block(mask, min(self.num_masking_patches - count, self.max_num_patches), rng)
             if added == 0:
                 break
             count += added

@@ -26,6 +26,8 @@ from vision import VisionTransformer, create_model, register_model
 
 __all__ = ["EvaMIM", "MIMPretrainer", "MIMTeacher", "mim_loss"]
 
+_PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
 
 def _damp_patch_grad(module: nn.Module, args: tuple, output: tuple) -> tuple:
     # Official ``stop_grad_conv1``: same forward value (to ~1 ulp), a tenth of the gradient into the patch kernel.
@@ -76,8 +78,8 @@ class MIMTeacher(nn.Module):
     ``model`` is a module or a registered name (built with ``vision.create_model(model, pretrained, **kwargs)``);
     a CLIP model contributes its ``visual`` tower. Targets are the tower's final-norm patch tokens, passed through its
     ``head`` when ``project`` and the head is a projection (EVA-CLIP: the image projection, as the official EVA-02
-    teacher does). ``dtype=torch.bfloat16`` stores and runs the tower in bf16, halving its memory. The teacher never
-    trains: no gradients, ``train()`` keeps it in eval mode.
+    teacher does). ``precision='bf16'`` stores and runs the tower in bfloat16, halving its memory and time. The
+    teacher never trains: no gradients, ``train()`` keeps it in eval mode.
     """
 
     def __init__(
@@ -85,10 +87,12 @@ class MIMTeacher(nn.Module):
         model: nn.Module | str,
         pretrained: bool | str | None = None,
         project: bool = True,
-        dtype: torch.dtype | None = None,
+        precision: str = "fp32",
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        if precision not in _PRECISIONS:
+            raise ValueError(f"teacher precision must be one of {sorted(_PRECISIONS)}, got {precision!r}")
         if isinstance(model, str):
             model = create_model(model, pretrained=pretrained, **kwargs)
         tower = getattr(model, "visual", model)
@@ -98,9 +102,7 @@ class MIMTeacher(nn.Module):
         head = getattr(tower, "head", None)
         self.head = head if project and isinstance(head, nn.Linear) else nn.Identity()
         self.feature_dim = self.head.out_features if isinstance(self.head, nn.Linear) else tower.num_features
-        self.dtype = dtype
-        if dtype is not None:
-            self.tower.to(dtype)
+        self.tower.to(_PRECISIONS[precision])
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -111,8 +113,7 @@ class MIMTeacher(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.dtype is not None:
-            x = x.to(self.dtype)
+        x = x.to(self.tower.patch_embed.proj.weight.dtype)
         tokens = self.tower.forward_features(x)[:, self.tower.num_prefix_tokens :]  # (B, N, C_tower)
         return self.head(tokens)  # (B, N, feature_dim)
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
 from eva.evaluate import (
-    ClassificationEvaluator,
     ImageList,
+    ImageNetEvaluator,
+    ImageNetMetrics,
     build_eval_transform,
-    evaluate,
     imagenet_wnids,
     subset_indices,
     write_results,
@@ -29,7 +30,7 @@ def _logits_ranking(order: list[list[int]], num_classes: int = 1000) -> torch.Te
 
 
 def test_topk_and_per_class_accuracy():
-    ev = ClassificationEvaluator()
+    ev = ImageNetMetrics()
     # sample 0: right at rank 1; sample 1: right at rank 3; sample 2: right at rank 6 (outside top-5).
     ev.process(_logits_ranking([[7, 1], [1, 2, 7], [3, 4, 5, 6, 8, 9]]), torch.tensor([7, 7, 9]))
     ev.process(_logits_ranking([[9]]), torch.tensor([9]))
@@ -46,7 +47,7 @@ def test_subset_benchmark_ignores_logits_outside_the_subset():
     outside = next(c for c in range(1000) if c not in subset)
     label = subset[3]
     logits = _logits_ranking([[outside, label]])
-    plain, masked = ClassificationEvaluator(), ClassificationEvaluator(benchmark="imagenet-r")
+    plain, masked = ImageNetMetrics(), ImageNetMetrics(benchmark="imagenet-r")
     plain.process(logits, torch.tensor([label]))
     masked.process(logits, torch.tensor([label]))
     assert plain.compute()["top1"] == 0.0
@@ -59,28 +60,53 @@ def test_subset_lists_are_imagenet_classes():
     assert subset_indices("imagenet") is None and subset_indices("imagenet-v2") is None
 
 
-def test_csv_list_smoke_on_shared_images(data_dir):
-    csv_path = data_dir / "imagenet" / "labels.csv"
-    ds = ImageList(csv_path, transform=build_eval_transform(32))
-    assert len(ds) == 49
-    image, label = ds[0]
-    assert image.shape == (3, 32, 32) and label == 0
+def test_tools_test_smoke_on_shared_images_with_a_tiny_random_model(data_dir, tmp_path):
+    from vision.config import load_config
+    from vision.engine import test
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "eva" / "eval_imagenet.py"
+    results = tmp_path / "results.json"
+    cfg = load_config(config)
+    cfg.merge_from_dict(
+        {
+            "model.name": "eva02_test_patch14_56",
+            "test_dataloader.dataset.root": str(data_dir / "imagenet" / "labels.csv"),
+            "test_dataloader.dataset.transform.img_size": 56,
+            "test_dataloader.batch_size": 16,
+            "test_dataloader.num_workers": 0,
+            "evaluator.results_file": str(results),
+        }
+    )
+    metrics = test(cfg, checkpoint=None)
+    saved = json.loads(results.read_text())
+    assert saved["num_samples"] == 49 and set(metrics) == {"top1", "top5", "mean_per_class"}
+    assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 100.0
+    assert metrics["top1"] == pytest.approx(saved["top1"])
+    assert len(saved["per_class"]) == 49  # one image per class in the sample set
+
+
+def test_evaluator_matches_a_scripted_model(data_dir):
+    from vision.engine import DistContext, EvalContext
+
+    ds = ImageList(data_dir / "imagenet" / "labels.csv", transform=build_eval_transform(28))
+    assert len(ds) == 49 and ds[0][0].shape == (3, 28, 28) and ds[0][1] == 0
+    labels = [ds.samples[i][1] for i in range(8)]
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, range(8)), batch_size=4)
 
-    class Oracle(torch.nn.Module):
+    class Scripted(torch.nn.Module):
         """Predicts a scripted sequence of classes, one per image, in loader order."""
 
-        def __init__(self, labels: list[int]) -> None:
+        def __init__(self, classes: list[int]) -> None:
             super().__init__()
-            self.labels = iter(labels)
+            self.classes = iter(classes)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return _logits_ranking([[next(self.labels)] for _ in range(len(x))])
+            return _logits_ranking([[next(self.classes)] for _ in range(len(x))])
 
-    labels = [ds.samples[i][1] for i in range(8)]
     guesses = labels[:4] + [(c + 1) % 1000 for c in labels[4:]]
-    r = evaluate(Oracle(guesses), loader, ClassificationEvaluator(), progress=False)
-    assert r["top1"] == pytest.approx(50.0) and r["num_samples"] == 8
+    evaluator = ImageNetEvaluator(progress=False)
+    metrics = evaluator(Scripted(guesses), loader, EvalContext(DistContext()))
+    assert metrics["top1"] == pytest.approx(50.0) and evaluator.results["num_samples"] == 8
 
 
 def test_folder_layouts(tmp_path):
@@ -97,7 +123,7 @@ def test_folder_layouts(tmp_path):
 
 
 def test_results_json_round_trip(tmp_path):
-    ev = ClassificationEvaluator()
+    ev = ImageNetMetrics()
     ev.process(_logits_ranking([[5]]), torch.tensor([5]))
     write_results(ev.compute(), tmp_path / "out" / "r.json")
     loaded = json.loads((tmp_path / "out" / "r.json").read_text())
@@ -106,16 +132,16 @@ def test_results_json_round_trip(tmp_path):
 
 def test_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="unknown benchmark 'imagenet-x'"):
-        ClassificationEvaluator(benchmark="imagenet-x")
+        ImageNetMetrics(benchmark="imagenet-x")
     with pytest.raises(ValueError, match="imagenet-a masks the logits of a 1000-class model; this model has 10"):
-        ClassificationEvaluator(num_classes=10, benchmark="imagenet-a")
+        ImageNetMetrics(num_classes=10, benchmark="imagenet-a")
     with pytest.raises(ValueError, match=r"shape \(B, 1000\), got \(2, 10\)"):
-        ClassificationEvaluator().process(torch.zeros(2, 10), torch.zeros(2))
+        ImageNetMetrics().process(torch.zeros(2, 10), torch.zeros(2))
     outside = next(c for c in range(1000) if c not in subset_indices("imagenet-a"))
     with pytest.raises(ValueError, match=f"label {outside} is not one of the imagenet-a classes"):
-        ClassificationEvaluator(benchmark="imagenet-a").process(torch.zeros(1, 1000), torch.tensor([outside]))
+        ImageNetMetrics(benchmark="imagenet-a").process(torch.zeros(1, 1000), torch.tensor([outside]))
     with pytest.raises(RuntimeError, match="no samples"):
-        ClassificationEvaluator().compute()
+        ImageNetMetrics().compute()
     bad_csv = tmp_path / "l.csv"
     bad_csv.write_text("path,label\nx.jpg,1\n")
     with pytest.raises(ValueError, match="lacks the column"):

@@ -153,7 +153,7 @@ def test_teacher_is_frozen_and_stays_in_eval():
 def test_bf16_teacher_stores_weights_in_bf16_and_tracks_fp32():
     torch.manual_seed(0)
     fp32 = _tiny_teacher()
-    bf16 = _tiny_teacher(dtype=torch.bfloat16)
+    bf16 = _tiny_teacher(precision="bf16")
     bf16.tower.load_state_dict({k: v.bfloat16() for k, v in fp32.tower.state_dict().items()})
     assert all(p.dtype == torch.bfloat16 for p in bf16.parameters())
     x = torch.randn(2, 3, 112, 112)
@@ -206,5 +206,7 @@ def test_bad_inputs_name_the_sizes():
         MIMPretrainer(student, wide_teacher)
     with pytest.raises(ValueError, match=r"mask has shape \(2, 49\).*2 samples of 64 patches"):
         student(torch.randn(2, 3, 112, 112), torch.zeros(2, 49, dtype=torch.bool))
+    with pytest.raises(ValueError, match="teacher precision must be one of"):
+        _tiny_teacher(precision="fp8")
     with pytest.raises(ValueError, match="global_pool is fixed for the MIM student"):
         EvaMIM(global_pool="avg")
