@@ -19,6 +19,7 @@ fixture's shape: width 32, 24 blocks, 2 heads, decoder 8).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -26,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from seggpt.convert import checkpoint_filter_fn
+from seggpt.inference import ImageLike, PreparedPrompts, SegmentResult, segment
 from vision.incontext import AttnMix, InContextViT
 from vision.registry import register_model
 
@@ -133,6 +135,19 @@ class SegGPT(InContextViT):
         if ensemble:
             feats = [f[:1] for f in feats]  # every prompt holds the same averaged query half
         return self.forward_decoder(feats, query_only=True)
+
+    def segment(
+        self,
+        image: ImageLike,
+        prompts: Sequence[tuple[ImageLike, ImageLike]] | PreparedPrompts,
+        mode: str = "binary",
+        seg_type: str | None = None,
+        alpha: float = 0.5,
+    ) -> SegmentResult:
+        """Segment ``image`` as the ``(prompt_image, prompt_mask)`` pairs show: ``mode='binary'`` (object masks) or
+        ``'semantic'`` (class-index maps, prompted through a colour palette). See :func:`seggpt.inference.segment`.
+        """
+        return segment(self, image, prompts, mode=mode, seg_type=seg_type, alpha=alpha)
 
 
 def _seggpt(**kwargs: Any) -> SegGPT:
