@@ -39,12 +39,17 @@ __all__ = [
     "SegmentResult",
     "decode_painting",
     "encode_target",
+    "finish",
     "load_image",
+    "make_result",
+    "num_classes_of",
     "overlay",
     "paint_query",
     "palette",
     "prepare_prompts",
+    "prepare_query",
     "segment",
+    "target_from_labels",
     "to_label_map",
 ]
 
@@ -209,14 +214,18 @@ def prepare_prompts(prompts: Sequence[tuple[ImageLike, ImageLike]], size: int, m
     return PreparedPrompts(_normalise(images), _normalise(targets), mode, classes)
 
 
+def prepare_query(image: ImageLike, size: int) -> torch.Tensor:
+    """A query image as the model sees it: resized (bicubic) to ``size`` and normalised, ``(3, size, size)``."""
+    return _normalise(_resize(load_image(image, "query image"), size, Image.Resampling.BICUBIC))
+
+
 @torch.no_grad()
 def paint_query(
-    model: nn.Module, query: np.ndarray, prompts: PreparedPrompts, seg_type: str | None = None
+    model: nn.Module, query: torch.Tensor, prompts: PreparedPrompts, seg_type: str | None = None
 ) -> torch.Tensor:
-    """The model's painting of ``query`` ``(W, W, 3)`` in 0..255 (float, on the model's device)."""
+    """The model's painting of a prepared ``query`` (:func:`prepare_query`): ``(W, W, 3)`` in 0..255, float."""
     param = next(model.parameters())
-    size = prompts.images.shape[-1]
-    q = _normalise(_resize(query, size, Image.Resampling.BICUBIC))[None].expand(len(prompts.images), -1, -1, -1)
+    q = query[None].expand(len(prompts.images), -1, -1, -1)
     imgs = torch.cat([prompts.images, q], dim=2).to(param.device, param.dtype)  # (N, 3, 2W, W)
     tgts = torch.cat([prompts.targets, prompts.targets], dim=2).to(param.device, param.dtype)
     seg_type = seg_type or ("semantic" if prompts.mode == "semantic" else "instance")
@@ -224,6 +233,17 @@ def paint_query(
     mean = out.new_tensor(IMAGENET_MEAN)[:, None, None]
     std = out.new_tensor(IMAGENET_STD)[:, None, None]
     return ((out * std + mean) * 255).clamp(0, 255).permute(1, 2, 0)  # (W, W, 3)
+
+
+def num_classes_of(prompts: PreparedPrompts) -> int:
+    """How many palette colours the decoder must tell apart (1 for binary prompts)."""
+    return max(prompts.classes) if prompts.mode == "semantic" else 1
+
+
+def target_from_labels(labels: torch.Tensor, prompts: PreparedPrompts) -> torch.Tensor:
+    """Predicted labels ``(W, W)`` at model size -> a normalised prompt target ``(3, W, W)`` (video feedback)."""
+    rgb = encode_target(labels.cpu().numpy(), prompts.mode, num_classes_of(prompts))
+    return _normalise(rgb)
 
 
 def segment(
@@ -241,12 +261,25 @@ def segment(
         prompts = prepare_prompts(prompts, size, mode)
     elif prompts.mode != mode:
         raise ValueError(f"prompts were prepared for mode {prompts.mode!r}, not {mode!r}")
-    num_classes = max(prompts.classes) if mode == "semantic" else 1
-    painting = paint_query(model, query, prompts, seg_type)  # (W, W, 3)
-    labels = decode_painting(painting, mode, num_classes)  # (W, W)
+    painting = paint_query(model, prepare_query(query, size), prompts, seg_type)  # (W, W, 3)
+    return finish(query, painting, prompts, alpha)
+
+
+def finish(query: np.ndarray, painting: torch.Tensor, prompts: PreparedPrompts, alpha: float = 0.5) -> SegmentResult:
+    """Decode a model-size painting and bring mask, painting and overlay to the query's size (nearest)."""
+    num_classes = num_classes_of(prompts)
+    labels = decode_painting(painting, prompts.mode, num_classes)  # (W, W)
     h, w = query.shape[:2]
     labels = F.interpolate(labels[None, None].float(), size=(h, w), mode="nearest")[0, 0].long().cpu().numpy()
     painted = F.interpolate(painting.permute(2, 0, 1)[None], size=(h, w), mode="nearest")[0].permute(1, 2, 0)
-    colours = palette(num_classes) if mode == "semantic" else np.array([(0, 0, 0), BINARY_COLOUR], np.uint8)
-    mask = labels.astype(bool) if mode == "binary" else labels
-    return SegmentResult(mask, painted.round().byte().cpu().numpy(), overlay(query, labels, colours, alpha))
+    return make_result(query, labels, painted.round().byte().cpu().numpy(), prompts, alpha)
+
+
+def make_result(
+    query: np.ndarray, labels: np.ndarray, painting: np.ndarray, prompts: PreparedPrompts, alpha: float = 0.5
+) -> SegmentResult:
+    """Package query-size ``labels`` and ``painting`` with the overlay, in the prompts' mode."""
+    binary = prompts.mode == "binary"
+    colours = np.array([(0, 0, 0), BINARY_COLOUR], np.uint8) if binary else palette(num_classes_of(prompts))
+    mask = labels.astype(bool) if binary else labels
+    return SegmentResult(mask, painting, overlay(query, labels, colours, alpha))
