@@ -48,8 +48,11 @@ def mim_to_classifier(state_dict: StateDict, model: nn.Module, norm_to_fc_norm: 
 
 
 def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module) -> StateDict:
-    """Official EVA / EVA-02 checkpoint (MIM or fine-tuned, ``{'module': ...}`` or flat) -> ``model``'s keys."""
+    """Official EVA / EVA-02 checkpoint (MIM or fine-tuned, ``{'module': ...}`` or flat) or one saved by our MIM
+    training (``student.*`` keys) -> ``model``'s keys."""
     state_dict = strip_prefix(unwrap_state_dict(state_dict))
+    if state_dict and all(k.startswith("student.") for k in state_dict):  # a MIMPretrainer training checkpoint
+        state_dict = {k.removeprefix("student."): v for k, v in state_dict.items()}
     if is_mim_checkpoint(state_dict) and not hasattr(model, "lm_head"):
         state_dict = mim_to_classifier(state_dict, model)
     return core_filter_fn(state_dict, model)

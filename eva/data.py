@@ -45,8 +45,8 @@ def build_mim_transform(
 class MIMDataset(Dataset):
     """Every image under ``root`` (searched recursively; labels, if any, are ignored) with a fresh patch mask.
 
-    ``num_masking_patches`` defaults to 40% of the grid (EVA-02: 105 of 16x16); ``min_num_patches`` is the official
-    16 unless the grid is too small for it.
+    ``num_masking_patches`` defaults to 40% of the grid (the official recipes use 105 of 16x16); ``min_num_patches`` is
+    the official 16 unless the target is smaller.
     """
 
     def __init__(
@@ -54,7 +54,7 @@ class MIMDataset(Dataset):
         root: str | os.PathLike,
         img_size: int = 224,
         patch_size: int = 14,
-        mask_ratio: float = 0.4,
+        num_masking_patches: int | None = None,
         min_num_patches: int = 16,
         scale: tuple[float, float] = (0.2, 1.0),
     ) -> None:
@@ -67,7 +67,7 @@ class MIMDataset(Dataset):
         if img_size % patch_size:
             raise ValueError(f"image size {img_size} is not divisible by the patch size {patch_size}")
         grid = img_size // patch_size
-        num_masked = round(grid * grid * mask_ratio)
+        num_masked = num_masking_patches or round(grid * grid * 0.4)
         self.masks = BlockMaskGenerator(grid, num_masked, min_num_patches=min(min_num_patches, num_masked))
         self.transform = build_mim_transform(img_size, scale)
 

@@ -155,6 +155,12 @@ class MIMPretrainer(nn.Module):
     def teacher(self) -> MIMTeacher:
         return self._teacher[0]
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.student.set_grad_checkpointing(enable)
+
+    def no_weight_decay(self) -> set[str]:
+        return {f"student.{name}" for name in self.student.no_weight_decay()}
+
     def _apply(self, fn, recurse: bool = True):
         self.teacher._apply(fn, recurse)
         return super()._apply(fn, recurse)
