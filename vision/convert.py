@@ -85,8 +85,9 @@ def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module) -> StateDict:
     state_dict = strip_prefix(state_dict)
     if _is_timm(state_dict):
         state_dict = _rename(state_dict, _TIMM_TO_OURS)
-        if any(k.endswith("mlp.w3.weight") or k.endswith("mlp.w12.weight") for k in model_keys):
-            state_dict = _rename(state_dict, _TIMM_SWIGLU)
+    # Official SwiGLU weights never use fc1/fc2, so a SwiGLU model fed fc1/fc2 is reading timm's packed GluMlp.
+    if any(k.endswith("mlp.w3.weight") for k in model_keys) and any(k.endswith("mlp.fc2.weight") for k in state_dict):
+        state_dict = _rename(state_dict, _TIMM_SWIGLU)
     out = {}
     for key, value in state_dict.items():
         if "rope." in key or key == "rope" or key.endswith("attn.k_bias"):

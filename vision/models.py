@@ -26,11 +26,12 @@ _EVA02_E = dict(
 )
 
 
-def _build(defaults: dict, img_size: int, rope_ref_grid: int | None = None, **overrides: Any) -> VisionTransformer:
+def _build(defaults: dict, img_size: int, rope_ref_grid: int = 16, **overrides: Any) -> VisionTransformer:
+    """``defaults`` at ``img_size`` with user overrides on top. RoPE positions stay scaled to the 16x16 grid of
+    224 px pre-training (the official pt_hw_seq_len) whatever size the user asks for."""
     kwargs = dict(defaults, img_size=img_size)
     if kwargs.get("use_rope"):
-        # RoPE positions are scaled to the 16x16 grid of 224 px pre-training (the official pt_hw_seq_len).
-        kwargs["rope_ref_grid"] = rope_ref_grid or 16
+        kwargs["rope_ref_grid"] = rope_ref_grid
     kwargs.update(overrides)
     return VisionTransformer(**kwargs)
 
@@ -50,86 +51,88 @@ def _hub(model_tag: str, size: int, num_classes: int, **extra: Any) -> Pretraine
 @register_model
 def eva02_tiny_patch14_224(**kwargs: Any) -> VisionTransformer:
     """EVA-02 Ti/14 (5.5M), MIM-pretrained on IN-22k at 224."""
-    return _build(_EVA02_TI, 224, **kwargs)
+    return _build(_EVA02_TI, kwargs.pop("img_size", 224), **kwargs)
 
 
 @register_model
 def eva02_tiny_patch14_336(**kwargs: Any) -> VisionTransformer:
     """EVA-02 Ti/14 fine-tuned on IN-1k at 336: 80.7% top-1."""
-    return _build(_EVA02_TI, 336, **kwargs)
+    return _build(_EVA02_TI, kwargs.pop("img_size", 336), **kwargs)
 
 
 @register_model
 def eva02_small_patch14_224(**kwargs: Any) -> VisionTransformer:
     """EVA-02 S/14 (21.6M), MIM-pretrained on IN-22k at 224."""
-    return _build(_EVA02_S, 224, **kwargs)
+    return _build(_EVA02_S, kwargs.pop("img_size", 224), **kwargs)
 
 
 @register_model
 def eva02_small_patch14_336(**kwargs: Any) -> VisionTransformer:
     """EVA-02 S/14 fine-tuned on IN-1k at 336: 85.8% top-1."""
-    return _build(_EVA02_S, 336, **kwargs)
+    return _build(_EVA02_S, kwargs.pop("img_size", 336), **kwargs)
 
 
 @register_model
 def eva02_base_patch14_224(**kwargs: Any) -> VisionTransformer:
     """EVA-02 B/14 (86M), sub-LN SwiGLU, MIM-pretrained on IN-22k at 224."""
-    return _build(_EVA02_B, 224, **kwargs)
+    return _build(_EVA02_B, kwargs.pop("img_size", 224), **kwargs)
 
 
 @register_model
 def eva02_base_patch14_448(**kwargs: Any) -> VisionTransformer:
     """EVA-02 B/14 fine-tuned IN-22k -> IN-1k at 448: 88.6% top-1."""
-    return _build(_EVA02_B, 448, **kwargs)
+    return _build(_EVA02_B, kwargs.pop("img_size", 448), **kwargs)
 
 
 @register_model
 def eva02_large_patch14_224(**kwargs: Any) -> VisionTransformer:
     """EVA-02 L/14 (304M), MIM-pretrained at 224."""
-    return _build(_EVA02_L, 224, **kwargs)
+    return _build(_EVA02_L, kwargs.pop("img_size", 224), **kwargs)
 
 
 @register_model
 def eva02_large_patch14_448(**kwargs: Any) -> VisionTransformer:
     """EVA-02 L/14 fine-tuned IN-22k -> IN-1k at 448: 90.0% top-1 (Merged-38M MIM)."""
-    return _build(_EVA02_L, 448, **kwargs)
+    return _build(_EVA02_L, kwargs.pop("img_size", 448), **kwargs)
 
 
 @register_model
 def eva02_enormous_patch14_224(**kwargs: Any) -> VisionTransformer:
     """EVA-02 E/14 (4.4B), post-norm GELU backbone of EVA02-CLIP-bigE."""
-    return _build(_EVA02_E, 224, **kwargs)
+    return _build(_EVA02_E, kwargs.pop("img_size", 224), **kwargs)
 
 
 @register_model
 def eva_giant_patch14_224(**kwargs: Any) -> VisionTransformer:
     """EVA-01 g/14 (1.0B) at 224: GELU MLP, q/v bias, absolute positions."""
-    return _build(_EVA01_G, 224, **kwargs)
+    return _build(_EVA01_G, kwargs.pop("img_size", 224), **kwargs)
 
 
 @register_model
 def eva_giant_patch14_336(**kwargs: Any) -> VisionTransformer:
     """EVA-01 g/14 at 336."""
-    return _build(_EVA01_G, 336, **kwargs)
+    return _build(_EVA01_G, kwargs.pop("img_size", 336), **kwargs)
 
 
 @register_model
 def eva_giant_patch14_560(**kwargs: Any) -> VisionTransformer:
     """EVA-01 g/14 at 560: 89.7% top-1 on IN-1k."""
-    return _build(_EVA01_G, 560, **kwargs)
+    return _build(_EVA01_G, kwargs.pop("img_size", 560), **kwargs)
 
 
 @register_model
 def eva02_test_patch14_56(**kwargs: Any) -> VisionTransformer:
     """A tiny EVA-02 (sub-LN SwiGLU, RoPE) for tests: 2 blocks of width 32 on a 4x4 grid."""
     defaults = dict(_EVA02_B, embed_dim=32, depth=2, num_heads=2)
-    return _build(defaults, 56, rope_ref_grid=4, **kwargs)
+    return _build(defaults, kwargs.pop("img_size", 56), rope_ref_grid=4, **kwargs)
 
 
 @register_model
 def eva_test_patch14_56(**kwargs: Any) -> VisionTransformer:
     """A tiny EVA-01 (GELU, absolute positions) for tests."""
-    return _build(dict(_EVA01_G, embed_dim=32, depth=2, num_heads=2, mlp_ratio=4.0), 56, **kwargs)
+    return _build(
+        dict(_EVA01_G, embed_dim=32, depth=2, num_heads=2, mlp_ratio=4.0), kwargs.pop("img_size", 56), **kwargs
+    )
 
 
 for _tag, _size, _classes, _notes in (

@@ -14,7 +14,8 @@ __all__ = ["PretrainedCfg", "resolve_pretrained_file", "sha256sum"]
 class PretrainedCfg:
     """One set of weights for one architecture (``arch.tag`` in the registry).
 
-    A weight file is found, in order, at ``file`` (a local path), under ``$SHIJIE_WEIGHTS`` by file name, on the
+    A weight file is found, in order, at ``file`` (a local path), in ``$SHIJIE_WEIGHTS`` as ``arch.tag.safetensors``
+    (or ``.pth``/``.pt``/``.bin``) or by the original file name, on the
     Hugging Face hub (``hf_hub_id`` + ``hf_hub_filename``) or at ``url``; the last two only when online.
     """
 
@@ -56,11 +57,13 @@ def _offline() -> bool:
 
 def resolve_pretrained_file(name: str, cfg: PretrainedCfg) -> Path:
     """A local path to ``cfg``'s weights, downloading only when online; checks the sha256 when it is known."""
-    candidates = []
-    if cfg.file:
-        candidates.append(Path(cfg.file).expanduser())
-    if os.environ.get("SHIJIE_WEIGHTS") and cfg.filename:
-        candidates.append(Path(os.environ["SHIJIE_WEIGHTS"]).expanduser() / cfg.filename)
+    candidates = [Path(cfg.file).expanduser()] if cfg.file else []
+    if os.environ.get("SHIJIE_WEIGHTS"):
+        # Hub files share generic names (model.safetensors), so the folder is searched by arch.tag first.
+        folder = Path(os.environ["SHIJIE_WEIGHTS"]).expanduser()
+        candidates += [folder / f"{name}{ext}" for ext in (".safetensors", ".pth", ".pt", ".bin")]
+        if cfg.filename and cfg.filename != "model.safetensors":
+            candidates.append(folder / cfg.filename)
     path = next((c for c in candidates if c.is_file()), None)
     if path is None:
         if not (cfg.hf_hub_id or cfg.url):

@@ -75,8 +75,8 @@ def _unknown(name: str, pool: list[str], what: str) -> KeyError:
     return KeyError(f"unknown {what} {name!r}{hint}")
 
 
-def get_pretrained_cfg(name: str) -> PretrainedCfg | None:
-    """The pretrained config of ``arch.tag``, or the default tag of ``arch``; None if it has none."""
+def _full_tag(name: str) -> str | None:
+    """``arch.tag`` for a name, filling in the architecture's default tag; None if it has no weights."""
     _load_plugins()
     arch, _, tag = name.partition(".")
     tag = tag or _DEFAULT_TAG.get(arch)
@@ -85,7 +85,13 @@ def get_pretrained_cfg(name: str) -> PretrainedCfg | None:
     key = f"{arch}.{tag}"
     if key not in _PRETRAINED:
         raise _unknown(key, list(_PRETRAINED), "pretrained weights")
-    return _PRETRAINED[key]
+    return key
+
+
+def get_pretrained_cfg(name: str) -> PretrainedCfg | None:
+    """The pretrained config of ``arch.tag``, or the default tag of ``arch``; None if it has none."""
+    key = _full_tag(name)
+    return _PRETRAINED[key] if key else None
 
 
 def create_model(name: str, pretrained: bool | str | Path | None = None, strict: bool = True, **overrides: Any):
@@ -100,7 +106,8 @@ def create_model(name: str, pretrained: bool | str | Path | None = None, strict:
         _load_plugins()
     if arch not in _MODELS:
         raise _unknown(arch, list(_MODELS), "model")
-    cfg = get_pretrained_cfg(name) if (pretrained is True or "." in name) else None
+    tag = _full_tag(name) if (pretrained is True or "." in name) else None
+    cfg = _PRETRAINED[tag] if tag else None
     model = _MODELS[arch](**overrides)
     model.pretrained_cfg = cfg
     if pretrained:
@@ -109,7 +116,7 @@ def create_model(name: str, pretrained: bool | str | Path | None = None, strict:
         if pretrained is True:
             if cfg is None:
                 raise ValueError(f"{arch!r} has no registered pretrained weights; pass a checkpoint path instead")
-            path = resolve_pretrained_file(name, cfg)
+            path = resolve_pretrained_file(tag, cfg)
         else:
             path = Path(pretrained)
         load_checkpoint(model, path, strict=strict)

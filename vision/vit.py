@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from vision.convert import checkpoint_filter_fn
+from vision.convert import checkpoint_filter_fn, export_state_dict
 from vision.layers import (
     DropPath,
     Mlp,
@@ -256,7 +256,7 @@ class VisionTransformer(nn.Module):
             if use_rope
             else None
         )
-        dpr = [r.item() for r in torch.linspace(0, drop_path_rate, depth)]
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear stochastic-depth ramp
         self.blocks = nn.ModuleList(
             Block(
                 embed_dim,
@@ -315,6 +315,10 @@ class VisionTransformer(nn.Module):
         if param_name.startswith("blocks."):
             return int(param_name.split(".")[1]) + 1
         return len(self.blocks) + 1
+
+    def export_state_dict(self, fmt: str = "official") -> dict[str, torch.Tensor]:
+        """Weights in the official EVA layout (``'official'``) or timm's (``'timm'``)."""
+        return export_state_dict(self, fmt)
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         if global_pool is not None:

@@ -1,0 +1,74 @@
+"""tools/convert_checkpoint.py and tools/benchmark.py, run as a user runs them."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import timm
+import torch
+
+import vision
+from vision.checkpoint import load_state_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_convert_checkpoint_timm_to_ours_and_to_official(tmp_path):
+    torch.manual_seed(0)
+    peer = timm.create_model("eva02_base_patch14_224", depth=1, img_size=56, num_classes=5)
+    src = tmp_path / "timm.pth"
+    torch.save(peer.state_dict(), src)
+    args = ["--model", "eva02_base_patch14_224", "--model-args", '{"depth": 1, "img_size": 56, "num_classes": 5}']
+    out = _run("tools/convert_checkpoint.py", str(src), str(tmp_path / "ours.safetensors"), *args)
+    assert out.returncode == 0, out.stderr
+    ours = load_state_dict(tmp_path / "ours.safetensors")
+    assert "blocks.0.attn.qkv.weight" in ours and "blocks.0.mlp.w12.weight" in ours
+    out = _run(
+        "tools/convert_checkpoint.py",
+        str(tmp_path / "ours.safetensors"),
+        str(tmp_path / "off.safetensors"),
+        *args,
+        "--to",
+        "official",
+    )
+    assert out.returncode == 0, out.stderr
+    official = load_state_dict(tmp_path / "off.safetensors")
+    assert "blocks.0.attn.q_proj.weight" in official and "blocks.0.mlp.w1.weight" in official
+    assert "blocks.0.attn.rope.freqs_cos" in official
+    torch.testing.assert_close(official["blocks.0.attn.q_bias"], peer.state_dict()["blocks.0.attn.q_proj.bias"])
+
+
+def test_convert_checkpoint_reports_a_wrong_model(tmp_path):
+    src = tmp_path / "eva01.safetensors"
+    from vision.checkpoint import save_state_dict
+
+    save_state_dict(vision.create_model("eva_test_patch14_56").state_dict(), src)
+    out = _run(
+        "tools/convert_checkpoint.py", str(src), str(tmp_path / "x.safetensors"), "--model", "eva02_test_patch14_56"
+    )
+    assert out.returncode != 0 and "does not fit the model" in out.stderr
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_benchmark_vit_suite_runs_against_timm():
+    out = _run(
+        "tools/benchmark.py",
+        "--model",
+        "eva02_tiny_patch14_224",
+        "--img-size",
+        "56",
+        "--batch-size",
+        "2",
+        "--rounds",
+        "1",
+        "--warmup",
+        "0",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "speed-up ours / timm" in out.stdout
+    diff = float(out.stdout.split("max |ours - timm| on logits: ")[1].split()[0])
+    assert diff < 1e-4

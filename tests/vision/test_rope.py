@@ -1,0 +1,51 @@
+import math
+
+import torch
+
+from vision.layers import RotaryEmbedding2d, apply_rope
+
+
+def _official_style(head_dim, ft, pt):
+    """The official recipe written independently: per-axis angles, interleaved pairs, complex rotation."""
+    dim = head_dim // 2
+    inv = [1.0 / (10000 ** (2 * i / dim)) for i in range(dim // 2)]
+    rows = []
+    for i in range(ft[0]):
+        for j in range(ft[1]):
+            angles = [i / ft[0] * pt[0] * f for f in inv] + [j / ft[1] * pt[1] * f for f in inv]
+            rows.append([a for a in angles for _ in range(2)])
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def test_tables_match_the_official_formula_including_stretched_positions():
+    # 14x14 tokens on a 16x16 pre-training grid (EVA02-CLIP-B/16 at 224) and a non-square grid.
+    for grid, ref in (((14, 14), (16, 16)), ((16, 16), (16, 16)), ((6, 10), (16, 16))):
+        rope = RotaryEmbedding2d(64, grid=grid, ref_grid=ref)
+        angles = _official_style(64, grid, ref)
+        torch.testing.assert_close(rope.cos[1:].double(), angles.cos(), rtol=0, atol=1e-6)
+        torch.testing.assert_close(rope.sin[1:].double(), angles.sin(), rtol=0, atol=1e-6)
+
+
+def test_prefix_tokens_are_not_rotated_and_patches_are():
+    rope = RotaryEmbedding2d(32, grid=(4, 4), ref_grid=(16, 16), num_prefix_tokens=1)
+    x = torch.randn(2, 3, 17, 32)
+    y = apply_rope(x, rope.cos, rope.sin)
+    assert torch.equal(y[:, :, 0], x[:, :, 0])
+    assert not torch.allclose(y[:, :, 5], x[:, :, 5])
+    torch.testing.assert_close(y.norm(dim=-1), x.norm(dim=-1))  # a rotation keeps lengths
+
+
+def test_rotation_is_relative():
+    """q.k after RoPE depends on the offset between positions only (the reason RoPE exists)."""
+    rope = RotaryEmbedding2d(8, grid=(1, 8), ref_grid=(1, 8), num_prefix_tokens=0)
+    q, k = torch.randn(8), torch.randn(8)
+    qs = apply_rope(q.expand(8, 8), rope.cos, rope.sin)
+    ks = apply_rope(k.expand(8, 8), rope.cos, rope.sin)
+    assert math.isclose((qs[1] @ ks[3]).item(), (qs[4] @ ks[6]).item(), rel_tol=1e-4)
+
+
+def test_buffers_are_recomputed_never_saved_and_other_grids_on_demand():
+    rope = RotaryEmbedding2d(32, grid=(4, 4))
+    assert rope.state_dict() == {}
+    cos, sin = rope((6, 2))
+    assert cos.shape == sin.shape == (1 + 12, 32)

@@ -1,0 +1,229 @@
+"""ViT throughput against timm's same architecture, and timing helpers every benchmark suite shares.
+
+Timings are interleaved (ours, peer, ours, peer, ...) so both see the same machine state, and reported with the
+achieved GFLOP/s as a fraction of a large-GEMM ceiling measured in the same run. Memory is the peak resident set of a
+fresh subprocess per configuration, minus its resident set before the measured step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["add_arguments", "count_flops", "gemm_gflops", "interleaved", "peak_rss_mb", "run", "time_fn"]
+
+
+def time_fn(fn: Callable[[], object], warmup: int = 2, iters: int = 5) -> list[float]:
+    """Wall-clock seconds of ``iters`` calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def interleaved(fns: dict[str, Callable[[], object]], warmup: int = 2, rounds: int = 5) -> dict[str, float]:
+    """Median seconds per call of each function, timed in alternation so drift hits all of them alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in samples.items()}
+
+
+def gemm_gflops(n: int = 2048, dtype: torch.dtype = torch.float32, iters: int = 5) -> float:
+    """The machine's ceiling: GFLOP/s of an ``n x n`` matrix product at the current thread count."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    seconds = min(time_fn(lambda: a @ b, warmup=2, iters=iters))
+    return 2 * n**3 / seconds / 1e9
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call (matmuls, convolutions, attention) as torch's flop counter sees them."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set of this process so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _current_rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# the 'vit' suite
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="eva02_base_patch14_224", help="registered model name")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--img-size", type=int, default=None, help="input size (default: the model's)")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--mode", choices=("infer", "train"), default="infer")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both models")
+    parser.add_argument("--vs", choices=("timm", "none"), default="timm", help="peer timed in the same run")
+    parser.add_argument("--grad-checkpointing", action="store_true", help="train mode: also measure memory with it")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
+
+
+def _build_ours(args: argparse.Namespace) -> torch.nn.Module:
+    import vision
+
+    return vision.create_model(args.model, **({"img_size": args.img_size} if args.img_size else {}))
+
+
+def _build_timm(args: argparse.Namespace, ours: torch.nn.Module) -> torch.nn.Module:
+    """timm's model of the same name carrying exactly our weights."""
+    import timm
+
+    from vision.convert import export_state_dict
+
+    overrides = {"img_size": args.img_size} if args.img_size else {}
+    peer = timm.create_model(args.model, pretrained=False, num_classes=ours.num_classes, **overrides)
+    peer.load_state_dict(export_state_dict(ours, "timm"), strict=True)
+    return peer
+
+
+def _build(args: argparse.Namespace, impl: str) -> torch.nn.Module:
+    ours = _build_ours(args)
+    return ours if impl == "ours" else _build_timm(args, ours)
+
+
+def _step_fn(model: torch.nn.Module, args: argparse.Namespace, x: torch.Tensor) -> Callable[[], object]:
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
+    if args.mode == "infer":
+        model.eval()
+
+        def infer() -> object:
+            with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+                return model(x)
+
+        return infer
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    target = torch.randint(0, model.num_classes, (x.shape[0],))
+
+    def train() -> object:
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            loss = torch.nn.functional.cross_entropy(model(x), target)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss
+
+    return train
+
+
+def _input(args: argparse.Namespace, model: torch.nn.Module) -> torch.Tensor:
+    size = model.patch_embed.img_size if hasattr(model.patch_embed, "img_size") else (args.img_size,) * 2
+    return torch.randn(args.batch_size, 3, *size)
+
+
+def _memory_probe(args: argparse.Namespace) -> None:
+    """Subprocess body: memory held by the activations after a forward pass, and the peak of a whole training step.
+
+    One full step runs first, so gradients and optimizer state exist before the baseline is read.
+    """
+    impl, checkpointing = args.memory_probe.split(":")
+    torch.manual_seed(0)
+    model = _build(args, impl).train()
+    if checkpointing == "1":
+        model.set_grad_checkpointing(True)
+    x = _input(args, model)
+    _step_fn(model, args, x)()
+    base = _current_rss_mb()
+    logits = model(x)
+    activations = _current_rss_mb() - base
+    logits.float().logsumexp(-1).mean().backward()
+    print(json.dumps({"activations_mb": activations, "step_peak_mb": peak_rss_mb() - base}))
+
+
+def _measure_memory(args: argparse.Namespace, impl: str, checkpointing: bool) -> dict[str, float]:
+    cmd = [sys.executable, "-m", "vision.benchmark", "--model", args.model, "--batch-size", str(args.batch_size)]
+    cmd += ["--threads", str(args.threads), "--dtype", args.dtype, "--mode", "train"]
+    cmd += ["--img-size", str(args.img_size)] if args.img_size else []
+    cmd += ["--memory-probe", f"{impl}:{int(checkpointing)}"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    if args.memory_probe:
+        _memory_probe(args)
+        return
+    torch.manual_seed(0)
+    impls = ["ours"] + (["timm"] if args.vs == "timm" else [])
+    models = {"ours": _build_ours(args)}
+    if args.vs == "timm":
+        models["timm"] = _build_timm(args, models["ours"])
+    x = _input(args, models["ours"])
+    if args.vs == "timm":
+        with torch.no_grad():
+            diff = (models["ours"].eval()(x) - models["timm"].eval()(x)).abs().max().item()
+        print(f"same weights, max |ours - timm| on logits: {diff:.2e}")
+    if args.compile:
+        models = {k: torch.compile(m) for k, m in models.items()}
+    fns = {impl: _step_fn(model, args, x) for impl, model in models.items()}
+    flops = count_flops(fns["ours"]) if not args.compile else None
+    ceiling = gemm_gflops()
+    seconds = interleaved(fns, warmup=args.warmup, rounds=args.rounds)
+
+    print(
+        f"suite vit | model {args.model} | mode {args.mode} | batch {args.batch_size} | "
+        f"input {tuple(x.shape[-2:])} | {args.dtype} | threads {args.threads} | compile {args.compile}"
+    )
+    print(f"GEMM ceiling (2048^3 fp32): {ceiling:.1f} GFLOP/s")
+    print(f"{'impl':<8}{'img/s':>10}{'ms/batch':>11}{'GFLOP/s':>10}{'% ceiling':>11}")
+    for impl, sec in seconds.items():
+        gflops = flops / sec / 1e9 if flops else float("nan")
+        print(
+            f"{impl:<8}{args.batch_size / sec:>10.2f}{sec * 1e3:>11.1f}{gflops:>10.1f}{100 * gflops / ceiling:>10.1f}%"
+        )
+    if "timm" in seconds:
+        print(f"speed-up ours / timm: {seconds['timm'] / seconds['ours']:.3f}x")
+    if args.mode == "train":
+        print("memory (RSS growth in a fresh process; activations held after forward, and the step's peak):")
+        for impl in impls:
+            plain = _measure_memory(args, impl, False)
+            line = f"  {impl:<6} activations {plain['activations_mb']:7.0f} MiB, step peak {plain['step_peak_mb']:7.0f} MiB"
+            if args.grad_checkpointing and impl == "ours":
+                ckpt = _measure_memory(args, impl, True)
+                ratio = plain["activations_mb"] / max(ckpt["activations_mb"], 1.0)
+                line += (
+                    f" | grad checkpointing: activations {ckpt['activations_mb']:7.0f} MiB ({ratio:.1f}x less), "
+                    f"step peak {ckpt['step_peak_mb']:7.0f} MiB"
+                )
+            print(line)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    run(parser.parse_args())
