@@ -1,7 +1,8 @@
 """Convert a checkpoint (official EVA / EVA-CLIP / Painter / SegGPT, timm, open_clip, transformers) to safetensors.
 
     python tools/convert_checkpoint.py eva02_Ti_pt_in21k_p14.pt out.safetensors --model eva02_tiny_patch14_224
-    python tools/convert_checkpoint.py ours.safetensors official.safetensors --model eva02_base_patch14_448 --to official
+    python tools/convert_checkpoint.py ours.safetensors official.safetensors \
+        --model eva02_base_patch14_448 --to official
 
 The checkpoint goes through the model's ``checkpoint_filter_fn`` and a strict load, exactly as
 ``create_model(name, pretrained=path)`` does, so a file that converts is a file that loads. ``--to`` other than

@@ -212,7 +212,8 @@ def run(args: argparse.Namespace) -> None:
         print("memory (RSS growth in a fresh process; activations held after forward, and the step's peak):")
         for impl in impls:
             plain = _measure_memory(args, impl, False)
-            line = f"  {impl:<6} activations {plain['activations_mb']:7.0f} MiB, step peak {plain['step_peak_mb']:7.0f} MiB"
+            line = f"  {impl:<6} activations {plain['activations_mb']:7.0f} MiB, "
+            line += f"step peak {plain['step_peak_mb']:7.0f} MiB"
             if args.grad_checkpointing and impl == "ours":
                 ckpt = _measure_memory(args, impl, True)
                 ratio = plain["activations_mb"] / max(ckpt["activations_mb"], 1.0)

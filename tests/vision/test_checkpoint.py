@@ -109,7 +109,7 @@ def test_atomic_save_leaves_nothing_behind_on_failure(tmp_path, model):
     target = tmp_path / "out.safetensors"
     save_state_dict(model.state_dict(), target)
     before = target.read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):
         save_state_dict({"bad": "not a tensor"}, target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.safetensors"]

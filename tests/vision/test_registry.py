@@ -68,6 +68,7 @@ def test_import_vision_stays_light():
     import subprocess
     import sys
 
-    code = "import sys, vision; heavy = [m for m in ('gradio', 'diffusers', 'transformers', 'open_clip', 'mmengine', 'vision.engine') if m in sys.modules]; print(heavy)"
+    heavy = ("gradio", "diffusers", "transformers", "open_clip", "mmengine", "vision.engine")
+    code = f"import sys, vision; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
