@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn as nn
 from PIL import Image
 from torch.utils.data import Dataset
 
@@ -31,6 +32,7 @@ from vision.data.image_loader import CorruptImageError, load_image
 
 __all__ = [
     "OFFICIAL_TASK_WEIGHTS",
+    "LossOnly",
     "PainterPairDataset",
     "block_mask",
     "discover_painter_pairs",
@@ -192,13 +194,16 @@ def _normalize(image: np.ndarray) -> torch.Tensor:
 class PainterPairDataset(Dataset):
     """Painter canvases ``(3, 2h, w)`` from pair records (see the module docstring).
 
+    ``pairs``: records, or a folder in the shared layout, or official JSON list files (read relative to
+    ``data_root`` when given). With ``task_weights`` every item draws its task by weight and then a random pair of
+    that task (the official weighted sampler, with replacement); without, item ``i`` is pair ``i``.
     Returns ``{"imgs", "tgts", "bool_masked_pos" (L,), "valid" (3, 2h, w)}``, the arguments of ``Painter.forward``.
     Randomness comes from the global numpy state (wrap in :class:`vision.data.sampler.SeededDataset`).
     """
 
     def __init__(
         self,
-        pairs: Sequence[dict[str, str]],
+        pairs: Sequence[dict[str, str]] | str | os.PathLike | Sequence[str],
         image_size: int | tuple[int, int] = 448,
         patch_size: int = 16,
         num_mask_patches: int | None = None,
@@ -206,7 +211,17 @@ class PainterPairDataset(Dataset):
         min_mask_patches_per_block: int = 16,
         half_mask_ratio: float = 0.1,
         scale: tuple[float, float] = (0.3, 1.0),
+        task_weights: dict[str, float] | None = None,
+        data_root: str | os.PathLike | None = None,
     ) -> None:
+        if isinstance(pairs, (str, os.PathLike)):
+            pairs = [pairs]
+        if pairs and all(isinstance(p, (str, os.PathLike)) for p in pairs):
+            pairs = [
+                rec
+                for src in pairs
+                for rec in (discover_painter_pairs(src) if Path(src).is_dir() else load_pair_json(src, data_root))
+            ]
         if not pairs:
             raise ValueError("PainterPairDataset needs at least one pair")
         h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
@@ -227,6 +242,7 @@ class PainterPairDataset(Dataset):
         self.by_type: dict[str, list[int]] = {}
         for i, p in enumerate(self.pairs):
             self.by_type.setdefault(p["type"], []).append(i)
+        self.weights = None if task_weights is None else np.asarray(sample_weights(self.pairs, task_weights))
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -239,6 +255,8 @@ class PainterPairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        if self.weights is not None:
+            index = int(rng.choice(len(self.pairs), p=self.weights / self.weights.sum()))
         kind = self.pairs[index]["type"]
         partner = self.by_type[kind][rng.integers(len(self.by_type[kind]))]
         (img_q, tgt_q), (img_p, tgt_p) = self._view(index, rng), self._view(partner, rng)
@@ -261,3 +279,25 @@ class PainterPairDataset(Dataset):
         else:
             mask = block_mask(self.grid, self.num_mask_patches, rng, self.min_block, self.max_block)
         return {"imgs": imgs, "tgts": tgts, "bool_masked_pos": torch.from_numpy(mask.reshape(-1)), "valid": valid}
+
+
+class LossOnly(nn.Module):
+    """The engine's training contract for Painter: ``forward(**batch) -> {"loss": loss}``.
+
+    ``Painter.forward`` returns the official ``(loss, pred, mask)``; the trainer wants the loss alone. Layer ids
+    and no-decay names pass through (with the ``model.`` prefix), so layer-wise lr decay works unchanged.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, **batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        loss, _, _ = self.model(**batch)
+        return {"loss": loss}
+
+    def layer_id(self, name: str) -> int:
+        return self.model.layer_id(name.removeprefix("model."))
+
+    def no_weight_decay(self) -> set[str]:
+        return {f"model.{n}" for n in self.model.no_weight_decay()}

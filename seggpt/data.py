@@ -31,6 +31,7 @@ from typing import Protocol
 
 import numpy as np
 import torch
+import torch.nn as nn
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
@@ -43,6 +44,7 @@ __all__ = [
     "Example",
     "FolderSource",
     "InContextSegDataset",
+    "LossOnly",
     "colorize",
     "discover_pairs",
     "load_mask",
@@ -177,35 +179,58 @@ class Source(Protocol):
 
 
 class FolderSource:
-    """Semantic context from ``{class: [(image, mask), ...]}``: examples are different images of one class.
+    """Semantic context from ``{class: [(image, mask), ...]}`` or a folder (:func:`discover_pairs`): examples are
+    different images of one class. A class with a single pair repeats it (the views differ by augmentation).
 
-    A class with a single pair repeats it (the two views then differ only by augmentation).
+    ``max_size`` shrinks larger pairs once (longer side, aspect kept) and keeps them in memory: a training canvas
+    is a few hundred pixels wide, while phone photos are thousands, and decoding them dominates a CPU step.
     """
 
     seg_type = 0
 
-    def __init__(self, pairs: dict[str, list[tuple[Path, Path]]]) -> None:
+    def __init__(
+        self,
+        pairs: dict[str, list[tuple[Path, Path]]] | None = None,
+        root: str | os.PathLike | None = None,
+        image_dirs: Sequence[str | os.PathLike] = (),
+        max_size: int | None = None,
+    ) -> None:
+        if (pairs is None) == (root is None):
+            raise ValueError("FolderSource takes either pairs or root")
+        pairs = discover_pairs(root, image_dirs) if root is not None else pairs
         if not pairs:
             raise ValueError("FolderSource needs at least one class with an (image, mask) pair")
         self.pairs = pairs
         self.classes = sorted(pairs)
+        self.max_size = max_size
+        self._cache: dict[tuple[Path, Path], Example] = {}
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.pairs.values())
 
+    def _load(self, image_path: Path, mask_path: Path) -> Example:
+        key = (image_path, mask_path)
+        if key in self._cache:
+            return self._cache[key]
+        image, mask = load_rgb(image_path), load_mask(mask_path)
+        if image.shape[:2] != mask.shape:
+            raise ValueError(f"image {image_path} {image.shape[:2]} and mask {mask_path} {mask.shape} differ")
+        example = Example(image, mask.astype(np.int64))
+        if self.max_size is not None:
+            h, w = mask.shape
+            scale = self.max_size / max(h, w)
+            if scale < 1:
+                size = (max(1, round(w * scale)), max(1, round(h * scale)))
+                image = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+                mask = np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST))
+                example = Example(image, mask.astype(np.int64))
+            self._cache[key] = example
+        return example
+
     def draw(self, rng: np.random.Generator, count: int) -> tuple[list[Example], int]:
         items = self.pairs[self.classes[rng.integers(len(self.classes))]]
         picks = rng.permutation(len(items))
-        order = [items[picks[i % len(items)]] for i in range(count)]
-        examples = []
-        for image_path, mask_path in order:
-            image, mask = load_rgb(image_path), load_mask(mask_path)
-            if image.shape[:2] != mask.shape:
-                raise ValueError(
-                    f"image {image_path} {image.shape[:2]} and mask {mask_path} {mask.shape} differ in size"
-                )
-            examples.append(Example(image, mask.astype(np.int64)))
-        return examples, 1
+        return [self._load(*items[picks[i % len(items)]]) for i in range(count)], 1
 
 
 class CocoSource:
@@ -379,3 +404,29 @@ class InContextSegDataset(Dataset):
             "valid": torch.ones_like(tgts),
             "seg_type": torch.tensor([float(source.seg_type)]),
         }
+
+
+class LossOnly(nn.Module):
+    """The engine's training contract for an in-context model: ``forward(**batch) -> {"loss": loss}``.
+
+    SegGPT's ``forward`` returns the official ``(loss, pred, mask)``; the trainer wants the loss alone. Layer ids
+    and no-decay names pass through (with the ``model.`` prefix), so layer-wise lr decay works unchanged, and
+    ``predict`` passes through, so a trained wrapper evaluates with :class:`seggpt.evaluate.FewShotSegEvaluator`.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, **batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        loss, _, _ = self.model(**batch)
+        return {"loss": loss}
+
+    def layer_id(self, name: str) -> int:
+        return self.model.layer_id(name.removeprefix("model."))
+
+    def no_weight_decay(self) -> set[str]:
+        return {f"model.{n}" for n in self.model.no_weight_decay()}
+
+    def predict(self, *args, **kwargs) -> torch.Tensor:
+        return self.model.predict(*args, **kwargs)

@@ -86,7 +86,7 @@ def test_random_colors_are_distinct_and_not_black():
 
 
 def test_random_colouring_is_shared_by_prompt_and_query_and_changes_per_sample(toy_pairs):
-    ds = InContextSegDataset([FolderSource(toy_pairs)], image_size=32, patch_size=16, half_mask_prob=1.0)
+    ds = InContextSegDataset([FolderSource(pairs=toy_pairs)], image_size=32, patch_size=16, half_mask_prob=1.0)
     seen = set()
     for i in range(6):
         np.random.seed(i)
@@ -103,9 +103,9 @@ def test_random_colouring_is_shared_by_prompt_and_query_and_changes_per_sample(t
 
 
 def test_masking_modes(toy_pairs):
-    half = InContextSegDataset([FolderSource(toy_pairs)], image_size=32, half_mask_prob=1.0)[0]["bool_masked_pos"]
+    half = InContextSegDataset([FolderSource(pairs=toy_pairs)], image_size=32, half_mask_prob=1.0)[0]["bool_masked_pos"]
     assert half.shape == (8,) and half.tolist() == [False] * 4 + [True] * 4  # the query half, row-major
-    ds = InContextSegDataset([FolderSource(toy_pairs)], image_size=64, half_mask_prob=0.0, mask_ratio=0.25)
+    ds = InContextSegDataset([FolderSource(pairs=toy_pairs)], image_size=64, half_mask_prob=0.0, mask_ratio=0.25)
     masks = torch.stack([ds.patch_mask(np.random.default_rng(i)) for i in range(4)])
     assert (masks.sum(1) == 8).all()  # 25 % of 32 patches
     assert not (masks == masks[0]).all()  # random positions
@@ -113,7 +113,7 @@ def test_masking_modes(toy_pairs):
 
 def test_mix_context_tiles_several_pairs_per_half(toy_pairs):
     ds = InContextSegDataset(
-        [FolderSource(toy_pairs)], image_size=32, mix_prob=1.0, mix_tiles=2, scale=(0.99, 1.0), flip=False
+        [FolderSource(pairs=toy_pairs)], image_size=32, mix_prob=1.0, mix_tiles=2, scale=(0.99, 1.0), flip=False
     )
     np.random.seed(3)
     img = _to_uint8(ds[0]["imgs"])
@@ -144,14 +144,14 @@ def test_coco_instance_and_semantic_context(data_dir):
 
 
 def test_seeded_samples_are_reproducible(toy_pairs):
-    ds = SeededDataset(InContextSegDataset([FolderSource(toy_pairs)], image_size=32), seed=7)
+    ds = SeededDataset(InContextSegDataset([FolderSource(pairs=toy_pairs)], image_size=32), seed=7)
     a, b = ds[2], ds[2]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(ds[3]["tgts"], a["tgts"])
 
 
 def test_bad_configuration_and_data(toy_pairs, tmp_path):
-    src = FolderSource(toy_pairs)
+    src = FolderSource(pairs=toy_pairs)
     with pytest.raises(ValueError, match="multiple of patch_size 16"):
         InContextSegDataset([src], image_size=40)
     with pytest.raises(ValueError, match="one non-negative weight per source"):
@@ -160,6 +160,6 @@ def test_bad_configuration_and_data(toy_pairs, tmp_path):
         InContextSegDataset([src], image_size=32, mix_tiles=3)
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "odd_00.jpg")
     Image.fromarray(np.zeros((12, 10), np.uint8)).save(tmp_path / "odd_00.png")
-    bad = FolderSource({"odd": [(tmp_path / "odd_00.jpg", tmp_path / "odd_00.png")]})
+    bad = FolderSource(pairs={"odd": [(tmp_path / "odd_00.jpg", tmp_path / "odd_00.png")]})
     with pytest.raises(ValueError, match="differ"):
         bad.draw(np.random.default_rng(0), 2)
