@@ -1,0 +1,103 @@
+"""Registers the EVA-02 ViTDet pieces with mmdet 3.3 so its configs can name them.
+
+Importing this module (configs do it through ``custom_imports``; :func:`register` does it explicitly) first installs
+the torchvision-backed mmcv ops when mmcv's compiled ops are absent (:mod:`vision.dense.mmcv_compat`), then imports
+mmdet's modules and adds:
+
+* ``EVA02ViTDet`` (backbone) and ``SimpleFeaturePyramid`` (neck) to ``MODELS``, and ``LN2d`` (channel LayerNorm,
+  for the ViTDet box and mask heads' ``norm_cfg``);
+* ``LayerDecayOptimWrapperConstructor``: the official ``get_vit_lr_decay_rate`` rule, lr x ``rate ** (L + 1 - id)``
+  with id 0 for the embeddings, i + 1 for block i and L + 1 for everything outside the ViT;
+* ``ShijieCocoMetric``: COCO bbox / segm AP through :mod:`vision.dense.coco_eval`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch.nn as nn
+
+from vision.dense import mmcv_compat
+from vision.dense.vitdet import EVA02ViTDet, LayerNorm2d, SimpleFeaturePyramid
+
+mmcv_compat.install()
+
+from mmdet.registry import METRICS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
+from mmengine.evaluator import BaseMetric  # noqa: E402
+from mmengine.optim import DefaultOptimWrapperConstructor  # noqa: E402
+
+__all__ = ["LayerDecayOptimWrapperConstructor", "ShijieCocoMetric", "register"]
+
+
+class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
+    """Layer-wise lr decay for a detector whose ``backbone`` has ``blocks`` and ``layer_id(name)``.
+
+    ``paramwise_cfg=dict(layer_decay_rate=0.7)`` (EVA-02-B; 0.8 for L). Every parameter keeps the base weight decay,
+    as in the official EVA-02 detection configs (``weight_decay_norm=None``, no overrides).
+    """
+
+    def add_params(self, params: list[dict], module: nn.Module, prefix: str = "", is_dcn_module: Any = None) -> None:
+        rate = float(self.paramwise_cfg.get("layer_decay_rate", 1.0))
+        backbone = module.backbone
+        if not hasattr(backbone, "layer_id"):
+            raise TypeError(f"layer decay needs a backbone with layer_id(); {type(backbone).__name__} has none")
+        num_layers = len(backbone.blocks)
+        groups: dict[int, list[nn.Parameter]] = {}
+        for name, param in module.named_parameters():
+            if not param.requires_grad:
+                continue
+            layer = backbone.layer_id(name[9:]) if name.startswith("backbone.") else num_layers + 1
+            groups.setdefault(layer, []).append(param)
+        for layer, group in sorted(groups.items()):
+            scale = rate ** (num_layers + 1 - layer)
+            params.append({"params": group, "lr": self.base_lr * scale, "weight_decay": self.base_wd})
+
+
+class ShijieCocoMetric(BaseMetric):
+    """COCO AP of mmdet predictions (boxes and masks already rescaled to the original image)."""
+
+    default_prefix = "coco"
+
+    def __init__(self, ann_file: str, metric: Sequence[str] = ("bbox", "segm"), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ann_file = ann_file
+        self.iou_types = tuple([metric] if isinstance(metric, str) else metric)
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            pred = sample["pred_instances"]
+            masks = pred["masks"] if "segm" in self.iou_types else None
+            self.results.append((sample["img_id"], pred["bboxes"], pred["scores"], pred["labels"], masks))
+
+    def compute_metrics(self, results: list) -> dict[str, float]:
+        from vision.dense.coco_eval import evaluate, instances_to_coco, load_coco
+
+        coco = load_coco(self.ann_file)
+        names = {c["name"]: c["id"] for c in coco.dataset["categories"]}
+        cat_ids = [names[n] for n in self.dataset_meta["classes"]]
+        records = []
+        for img_id, boxes, scores, labels, masks in results:
+            records += instances_to_coco(img_id, boxes, scores, labels, cat_ids, masks)
+        return evaluate(self.ann_file, records, self.iou_types)
+
+
+def _register(registry: Any, name: str, module: type) -> None:
+    if registry.get(name) is None:
+        registry.register_module(name=name, module=module)
+    elif registry.get(name) is not module:
+        raise RuntimeError(f"{registry.name} registry already has a different {name!r}: {registry.get(name)}")
+
+
+def register() -> None:
+    """Import mmdet's modules and add ours; safe to call more than once."""
+    register_all_modules(init_default_scope=False)
+    _register(MODELS, "EVA02ViTDet", EVA02ViTDet)
+    _register(MODELS, "SimpleFeaturePyramid", SimpleFeaturePyramid)
+    _register(MODELS, "LN2d", LayerNorm2d)
+    _register(OPTIM_WRAPPER_CONSTRUCTORS, "LayerDecayOptimWrapperConstructor", LayerDecayOptimWrapperConstructor)
+    _register(METRICS, "ShijieCocoMetric", ShijieCocoMetric)
+
+
+register()
