@@ -23,10 +23,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from vision.config import ConfigError, load_config
-    from vision.engine import teardown_distributed, test
+    from vision.engine import evaluate_checkpoint, teardown_distributed
 
     try:
-        test(load_config(args.config, args.cfg_options), args.checkpoint, amp=args.amp)
+        evaluate_checkpoint(load_config(args.config, args.cfg_options), args.checkpoint, amp=args.amp)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 2

@@ -1,12 +1,12 @@
 """The training / evaluation engine: a lean loop on torch.distributed driven by mmengine-style Python configs.
 
-``Trainer(cfg).fit()`` trains; ``test(cfg, checkpoint)`` evaluates. See ``vision/engine/README.md`` for the model
-and evaluator contracts other packages implement.
+``Trainer(cfg).fit()`` trains; ``evaluate_checkpoint(cfg, checkpoint)`` evaluates. See ``vision/engine/README.md``
+for the model and evaluator contracts other packages implement.
 """
 
 from vision.engine.dist import DistContext, setup_distributed, teardown_distributed
 from vision.engine.evaluation import ClassificationEvaluator, EvalContext
-from vision.engine.tester import test
+from vision.engine.tester import evaluate_checkpoint
 from vision.engine.trainer import NonFiniteLossError, Trainer
 
 __all__ = [
@@ -17,5 +17,5 @@ __all__ = [
     "Trainer",
     "setup_distributed",
     "teardown_distributed",
-    "test",
+    "evaluate_checkpoint",
 ]

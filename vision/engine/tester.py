@@ -15,7 +15,7 @@ from vision.engine.evaluation import EvalContext
 from vision.engine.trainer import AMP_DTYPES
 from vision.engine.validate import resolve_config
 
-__all__ = ["load_weights", "test"]
+__all__ = ["evaluate_checkpoint", "load_weights"]
 
 
 def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike, use_ema: bool) -> str:
@@ -40,7 +40,9 @@ def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike, use_ema:
     return str(path)
 
 
-def test(cfg: Any, checkpoint: str | os.PathLike | None, amp: str | None = None, ctx: DistContext | None = None):
+def evaluate_checkpoint(
+    cfg: Any, checkpoint: str | os.PathLike | None, amp: str | None = None, ctx: DistContext | None = None
+):
     """Build the model, load ``checkpoint`` (None: the config's own weights), evaluate; every rank gets the metrics.
 
     The loader is ``test_dataloader`` (``val_dataloader`` when absent); the evaluator defaults to top-1/top-5.

@@ -307,7 +307,9 @@ class Trainer:
         if not name:
             return False
         if name not in metrics:
-            raise KeyError(f"checkpoint.save_best: the evaluator returned no {name!r} (it returned {sorted(metrics)})")
+            raise ConfigError(
+                f"checkpoint.save_best: the evaluator returned no {name!r} (it returned {sorted(metrics)})"
+            )
         value = metrics[name]
         better = self.best is None or (
             value > self.best if self.spec["checkpoint"]["rule"] == "greater" else value < self.best

@@ -11,6 +11,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from vision.data import DigitsDataset
 
 KILL_ENV = "SHIJIE_TEST_KILL_AT_SAMPLE"
@@ -32,7 +34,10 @@ class KillableDigits(DigitsDataset):
 
 
 def tiny_config(**sections: Any) -> dict[str, Any]:
-    """A complete engine config: a 1-block EVA-02 on 8x8 digits, 8 steps; ``sections`` replace/extend keys."""
+    """A complete engine config: a 1-block EVA-02 on 8x8 digits, 8 steps.
+
+    ``sections`` update the matching dicts (replace them when they name another ``type``) or set new keys.
+    """
     cfg: dict[str, Any] = dict(
         seed=0,
         model=dict(
@@ -55,14 +60,17 @@ def tiny_config(**sections: Any) -> dict[str, Any]:
             dataset=dict(type="engine_helpers.KillableDigits", split="val", img_size=8, augment=True),
         ),
         val_dataloader=dict(batch_size=50, dataset=dict(type="vision.data.DigitsDataset", split="val", img_size=8)),
-        optimizer=dict(type="adamw", lr=3e-3, weight_decay=0.05),
+        optimizer=dict(type="adamw", lr=1e-2, weight_decay=0.05),
         scheduler=dict(type="cosine", warmup_steps=2, min_lr=1e-5),
         train=dict(max_steps=8, grad_clip=1.0),
         checkpoint=dict(interval_steps=2, keep_last=3, save_best="top1"),
         log=dict(interval=1, progress_bar=False, tensorboard=True, plot=True),
     )
     for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+        same_type = isinstance(value, dict) and value.get("type", cfg.get(key, {}).get("type")) == cfg.get(key, {}).get(
+            "type"
+        )
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict) and same_type:
             cfg[key] = {**cfg[key], **value}
         else:
             cfg[key] = value
@@ -74,3 +82,46 @@ def write_config(path: Path, cfg: dict[str, Any]) -> Path:
     body = "\n".join(f"{key} = {pprint.pformat(value, width=100)}" for key, value in cfg.items())
     path.write_text(f'"""Engine test config."""\n\n{body}\n')
     return path
+
+
+class NanAtCall(torch.nn.CrossEntropyLoss):
+    """Cross-entropy that turns NaN on its ``call``-th use (1-based), to exercise the non-finite-loss stop."""
+
+    def __init__(self, call: int) -> None:
+        super().__init__()
+        self.call, self.calls = call, 0
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        loss = super().forward(logits, target)
+        return loss * float("nan") if self.calls == self.call else loss
+
+
+class LossReturningModel(torch.nn.Module):
+    """A model following the no-criterion contract: ``forward(images, labels)`` returns ``{'loss', 'acc'}``."""
+
+    def __init__(self, as_dict: bool = True) -> None:
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+        self.as_dict = as_dict
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None):
+        logits = self.net(images)  # (B, 10)
+        if labels is None:
+            return logits
+        loss = torch.nn.functional.cross_entropy(logits, labels)
+        if not self.as_dict:
+            return logits  # breaks the contract on purpose
+        return {"loss": loss, "acc": (logits.argmax(-1) == labels).float().mean()}
+
+
+class MeanLogitEvaluator:
+    """A plug-in evaluator: the mean logit of the true class over the (unpadded) test set."""
+
+    def __call__(self, model: torch.nn.Module, dataloader, ctx) -> dict[str, float]:
+        total = torch.zeros(2, dtype=torch.float64)
+        for (images, labels), valid in ctx.batches(dataloader):
+            picked = model(images).gather(1, labels[:, None])[:, 0]  # (B,)
+            total += torch.stack([picked[valid].sum().double(), valid.sum().double()])
+        ctx.all_reduce_sum(total)
+        return {"mean_true_logit": (total[0] / total[1]).item(), "count": total[1].item()}

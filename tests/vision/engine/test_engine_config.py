@@ -1,0 +1,86 @@
+"""Config errors are caught before any work starts and name the offending key."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from engine_helpers import tiny_config, write_config
+
+from vision.config import ConfigError
+from vision.engine.validate import resolve_config
+
+
+def _with(path: str, value, cfg: dict | None = None) -> dict:
+    cfg = copy.deepcopy(cfg or tiny_config())
+    *parents, leaf = path.split(".")
+    node = cfg
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("optimiser", {}, r"^optimiser: unknown key; did you mean 'optimizer'\?"),
+        ("train.max_step", 3, r"^train\.max_step: unknown key; did you mean 'max_steps'\?"),
+        ("model.type", "vision.VisionTransformr", r"^model\.type: .*did you mean VisionTransformer"),
+        ("model.type", "nowhere.Model", r"^model\.type: cannot import"),
+        ("val_dataloader.dataset.img_sise", 8, r"^val_dataloader\.dataset\.img_sise: unknown key; did you mean"),
+        ("optimizer.betaz", (0.9, 0.99), r"^optimizer\.betaz: unknown key; did you mean 'betas'"),
+        ("optimizer.type", "adamx", r"^optimizer\.type: 'adamx' is neither"),
+        ("optimizer.lr", 0, r"^optimizer\.lr: expected a number > 0, got 0"),
+        ("optimizer.layer_decay", 1.5, r"^optimizer\.layer_decay: expected None or a number in \(0, 1\]"),
+        ("train.accum_steps", 0, r"^train\.accum_steps: expected an int >= 1, got 0"),
+        ("train.amp", "fp8", r"^train\.amp: expected one of \(None, 'bf16', 'fp16'\)"),
+        ("train.max_epochs", 2, r"^train\.max_epochs / train\.max_steps: set exactly one"),
+        ("ema", {"decay": 1.5}, r"^ema\.decay: expected a number in \(0, 1\), got 1\.5"),
+        ("checkpoint.keep_last", 0, r"^checkpoint\.keep_last: expected an int >= 1"),
+        ("dist.strategy", "zero", r"^dist\.strategy: expected one of \('ddp', 'fsdp'\)"),
+        ("train_dataloader.batch_size", -2, r"^train_dataloader\.batch_size: expected an int >= 1"),
+        ("train_dataloader", None, r"^train_dataloader: missing"),
+    ],
+)
+def test_bad_config_names_the_key(path, value, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_config(_with(path, value))
+
+
+def test_missing_dataset_path_is_named(tmp_path):
+    missing = tmp_path / "no_such_folder"
+    cfg = _with("val_dataloader.dataset", {"type": "vision.data.ImageFolderDataset", "root": str(missing)})
+    with pytest.raises(ConfigError, match=r"^val_dataloader\.dataset\.root: path does not exist: .*no_such_folder"):
+        resolve_config(cfg)
+
+
+def test_defaults_filled_and_helper_variables_allowed():
+    spec = resolve_config({**tiny_config(), "_img_size": 8})
+    assert spec["train"]["accum_steps"] == 1 and spec["dist"]["strategy"] == "ddp" and spec["ema"] is None
+    assert spec["train_dataloader"]["num_workers"] == 0
+
+
+def test_test_mode_needs_no_training_sections():
+    cfg = {k: v for k, v in tiny_config().items() if k not in ("train_dataloader", "train", "optimizer")}
+    assert resolve_config(cfg, mode="test")["val_dataloader"]["batch_size"] == 50
+    with pytest.raises(ConfigError, match="^test_dataloader: missing"):
+        resolve_config({"model": cfg["model"]}, mode="test")
+
+
+def test_train_tool_reports_error_before_any_work(tmp_path, capsys):
+    from tools.train import main
+
+    cfg = write_config(tmp_path / "bad.py", _with("train.grad_clipp", 1.0))
+    work_dir = tmp_path / "work"
+    assert main([str(cfg), "--work-dir", str(work_dir)]) == 2
+    assert "error: train.grad_clipp: unknown key; did you mean 'grad_clip'?" in capsys.readouterr().err
+    assert not work_dir.exists()
+
+
+def test_build_errors_are_named():
+    from vision.engine import Trainer
+
+    cfg = _with("model.embed_dim", 15)  # not divisible by num_heads=2: the ViT refuses it at build time
+    with pytest.raises(ConfigError, match=r"^model: "):
+        Trainer(cfg, work_dir="unused")
