@@ -124,9 +124,7 @@ def save_tiny_model(out_dir: str | Path, seed: int = 0) -> Path:
     components = build_tiny_components(out / ".build", seed=seed)
     for name, component in components.items():
         component.save_pretrained(out / name)
-    model_index = {
-        "_class_name": "StableDiffusionPipeline",
-        **{k: ["", type(v).__name__] for k, v in components.items()},
-    }
+    libraries = {k: [type(v).__module__.split(".")[0], type(v).__name__] for k, v in components.items()}
+    model_index = {"_class_name": "StableDiffusionPipeline", **libraries}
     (out / "model_index.json").write_text(json.dumps(model_index, indent=2))
     return out
