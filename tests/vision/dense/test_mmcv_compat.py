@@ -107,3 +107,24 @@ def test_uncovered_op_raises_naming_it() -> None:
 def test_install_is_idempotent() -> None:
     assert mmcv_compat.install() is True
     assert mmcv_compat.is_active()
+
+
+def test_steps_aside_when_compiled_ops_exist(tmp_path) -> None:
+    """With a real ``mmcv._ext`` importable (here a stand-in file on mmcv's path), install() leaves it in charge."""
+    import subprocess
+    import sys
+
+    ext_dir = tmp_path / "ext"
+    ext_dir.mkdir()
+    (ext_dir / "_ext.py").write_text("def nms(*args, **kwargs):\n    return 'compiled'\n")
+    script = (
+        "import mmcv, sys\n"
+        f"mmcv.__path__.append({str(ext_dir)!r})\n"
+        "from vision.dense import mmcv_compat\n"
+        "assert mmcv_compat.install() is False and not mmcv_compat.is_active()\n"
+        "import mmcv._ext\n"
+        "print(mmcv._ext.nms())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "compiled"
