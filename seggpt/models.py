@@ -125,15 +125,22 @@ class SegGPT(InContextViT):
         """The query half ``(1 or B, 3, H/2, W)`` (normalised target space) for canvases of one query.
 
         The query target half is masked. With ``feature_ensemble`` (default: when ``B > 1``) the prompts of the
-        batch are averaged and one prediction comes back, as the official ``run_one_image`` (which keeps ``y[0]``).
+        batch are averaged and one prediction comes back, as the official ``run_one_image`` (which keeps ``y[0]``);
+        when all canvases hold the same query, its half is computed once for all prompts.
         """
         hp, wp = self.grid(imgs.shape[2], imgs.shape[3])
         mask = torch.zeros(1, hp * wp, dtype=torch.bool, device=imgs.device)
         mask[:, hp * wp // 2 :] = True
         ensemble = imgs.shape[0] > 1 if feature_ensemble is None else feature_ensemble
-        feats = self.forward_encoder(imgs, tgts, mask, seg_type, 0 if ensemble else -1)
-        if ensemble:
-            feats = [f[:1] for f in feats]  # every prompt holds the same averaged query half
+        half = imgs.shape[2] // 2
+        one_query = torch.equal(imgs[:, :, half:], imgs[:1, :, half:].expand(imgs.shape[0], -1, -1, -1))
+        extra = self.type_embed(seg_type, imgs.shape[0]).to(imgs.dtype)
+        if ensemble and one_query and bool((extra == extra[:1]).all()):
+            # Same query in every canvas: compute its half once (equal to the batched ensemble, N times cheaper).
+            feats = self.forward_encoder_shared_query(imgs, tgts, mask, extra)
+        else:
+            feats = self.forward_encoder(imgs, tgts, mask, seg_type, 0 if ensemble else -1)
+            feats = [f[:1] for f in feats] if ensemble else feats  # the ensemble makes every query half alike
         return self.forward_decoder(feats, query_only=True)
 
     def segment(

@@ -36,6 +36,7 @@ __all__ = [
     "InContextViT",
     "LayerNorm2d",
     "RelPosAttention",
+    "Workspace",
     "adapt_state_dict",
     "canvas_grid",
 ]
@@ -52,6 +53,26 @@ def canvas_grid(height: int, width: int, patch_size: int) -> tuple[int, int]:
             f"(prompt above query, e.g. 896x448); got {height}x{width}"
         )
     return height // patch_size, width // patch_size
+
+
+class Workspace:
+    """Scratch memory reused across the blocks of one inference pass, one flat buffer per dtype and device.
+
+    Large fresh allocations are page-faulted in on every call; reusing one buffer for the per-block attention bias
+    (157 MB per canvas at 896x448 in fp32) removes that cost. Only for passes without autograd.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+
+    def take(self, like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """An uninitialised contiguous tensor of ``shape`` with ``like``'s dtype and device."""
+        key = (like.dtype, like.device)
+        need = math.prod(shape)
+        buf = self._buffers.get(key)
+        if buf is None or buf.numel() < need:
+            buf = self._buffers[key] = like.new_empty(need)
+        return buf[:need].view(shape)
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -85,15 +106,20 @@ class RelPosAttention(nn.Module):
         self.rel_pos_h = nn.Parameter(torch.zeros(2 * input_size[0] - 1, head_dim))
         self.rel_pos_w = nn.Parameter(torch.zeros(2 * input_size[1] - 1, head_dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, h, w, c = x.shape
-        qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)  # (3, B, nH, N, hd)
+    def forward(self, x: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
+        """``workspace``: scratch memory shared by the blocks of one no-grad forward, reused for the bias."""
+        return self.proj(self.attend(self.qkv(x), workspace))
+
+    def attend(self, qkv: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
+        """Attention from projected ``(B, H, W, 3C)`` q/k/v to ``(B, H, W, C)``, before the output projection."""
+        b, h, w, c3 = qkv.shape
+        qkv = qkv.reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)  # (3, B, nH, N, hd)
         q, k, v = qkv.unbind(0)
-        bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, (h, w), (h, w))  # (B, nH, N, N)
+        out = None if workspace is None else workspace.take(q, (b, self.num_heads, h * w, h * w))
+        bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, (h, w), (h, w), out=out)  # (B, nH, N, N)
         drop = self.attn_drop if self.training else 0.0
         x = attention(q, k, v, attn_bias=bias, dropout_p=drop, scale=self.scale)  # (B, nH, N, hd)
-        x = x.transpose(1, 2).reshape(b, h, w, c)
-        return self.proj(x)
+        return x.transpose(1, 2).reshape(b, h, w, c3 // 3)
 
 
 class InContextBlock(nn.Module):
@@ -116,12 +142,33 @@ class InContextBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
-    def forward(self, x: torch.Tensor, mix: AttnMix | None = None) -> torch.Tensor:
-        a = self.attn(self.norm1(x))
+    def forward(self, x: torch.Tensor, mix: AttnMix | None = None, workspace: Workspace | None = None) -> torch.Tensor:
+        a = self.attn(self.norm1(x), workspace)
         if mix is not None:
             a = mix(a)
         x = x + self.drop_path(a)
         return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def forward_shared_query(
+        self, prompt: torch.Tensor, query: torch.Tensor, workspace: Workspace | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The block on ``S`` streams of ``N`` canvases whose query halves are equal and averaged (the ensemble).
+
+        ``prompt``: ``(S*N, Hp/2, Wp, C)`` top halves, stream-major; ``query``: ``(S, Hp/2, Wp, C)``, one bottom half
+        per stream. Equals :meth:`forward` on the full canvases with the query half of the attention output averaged
+        over each stream's ``N`` canvases, but every per-token layer runs on the query half once, not ``N`` times.
+        (The output projection is affine, so averaging before it is the same as after.)
+        """
+        s, half = query.shape[0], query.shape[1]
+        n = prompt.shape[0] // s
+        qkv_p, qkv_q = self.attn.qkv(self.norm1(prompt)), self.attn.qkv(self.norm1(query))
+        qkv = torch.cat([qkv_p, qkv_q.repeat_interleave(n, dim=0)], dim=1)  # (S*N, Hp, Wp, 3C)
+        a_p, a_q = self.attn.attend(qkv, workspace).split(half, dim=1)
+        a_q = a_q.reshape(s, n, *a_q.shape[1:]).mean(dim=1)  # (S, Hp/2, Wp, C)
+        prompt = prompt + self.drop_path(self.attn.proj(a_p))
+        query = query + self.drop_path(self.attn.proj(a_q))
+        prompt = prompt + self.drop_path(self.mlp(self.norm2(prompt)))
+        return prompt, query + self.drop_path(self.mlp(self.norm2(query)))
 
 
 class InContextViT(nn.Module):
@@ -300,18 +347,49 @@ class InContextViT(nn.Module):
         feature ensemble); blocks up to ``merge_index`` see both streams stacked on the batch.
         """
         x = self.embed(imgs, tgts, bool_masked_pos, extra_embed)  # (2B, Hp, Wp, C)
+        # Without autograd every block can fill the same attention-bias memory (no backward keeps it).
+        workspace = None if torch.is_grad_enabled() else Workspace()
         feats = []
         for idx, blk in enumerate(self.blocks):
             mix = attn_mix(idx) if attn_mix is not None else None
-            if self.grad_checkpointing and torch.is_grad_enabled():
+            if workspace is None and self.grad_checkpointing:
                 x = checkpoint(blk, x, mix, use_reentrant=False)
             else:
-                x = blk(x, mix)
+                x = blk(x, mix, workspace)
             if idx == self.merge_index:
                 half = x.shape[0] // 2
                 x = (x[:half] + x[half:]) * 0.5  # (B, Hp, Wp, C)
             if idx in self.out_indices:
                 feats.append(self.norm(x))
+        return feats
+
+    @torch.no_grad()
+    def forward_encoder_shared_query(
+        self,
+        imgs: torch.Tensor,
+        tgts: torch.Tensor,
+        bool_masked_pos: torch.Tensor,
+        extra_embed: torch.Tensor | None = None,
+    ) -> list[torch.Tensor]:
+        """Feature-ensemble inference for ``N`` prompts of one query: ``(1, Hp, Wp, C)`` features, prompt 0's top.
+
+        The result equals :meth:`forward_encoder` with the query half of every block's attention output averaged
+        over the prompts (SegGPT's ensemble from block 0) for the first canvas, provided every canvas has the same
+        query image, the mask covers the target's query half and ``extra_embed`` is the same for all. The query half
+        is then the same in every canvas, so it is computed once instead of ``N`` times.
+        """
+        x = self.embed(imgs, tgts, bool_masked_pos, extra_embed)  # (2N, Hp, Wp, C)
+        n, half = imgs.shape[0], x.shape[1] // 2
+        prompt, query = x[:, :half], x[::n, half:]  # (2N, Hp/2, Wp, C), (2, Hp/2, Wp, C)
+        workspace = Workspace()
+        feats = []
+        for idx, blk in enumerate(self.blocks):
+            prompt, query = blk.forward_shared_query(prompt, query, workspace)
+            if idx == self.merge_index:
+                prompt = (prompt[:n] + prompt[n:]) * 0.5
+                query = (query[:1] + query[1:]) * 0.5
+            if idx in self.out_indices:
+                feats.append(self.norm(torch.cat([prompt[:1], query], dim=1)))
         return feats
 
     def forward_decoder(self, feats: Sequence[torch.Tensor], query_only: bool = False) -> torch.Tensor:

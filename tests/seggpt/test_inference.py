@@ -41,7 +41,7 @@ def test_binary_result_is_at_the_query_size(model):
 
 def test_prompts_run_as_one_batch_and_ensemble(model):
     calls = []
-    handle = model.blocks[0].register_forward_hook(lambda m, a, o: calls.append(o.shape[0]))
+    handle = model.patch_embed.register_forward_hook(lambda m, a, o: calls.append(a[0].shape[0]))
     query = pair(seed=9)[0]
     try:
         single = model.segment(query, [pair()])
@@ -49,7 +49,7 @@ def test_prompts_run_as_one_batch_and_ensemble(model):
         repeated = model.segment(query, [pair()] * 3)
     finally:
         handle.remove()
-    assert calls == [6]  # one forward pass: 3 prompts x 2 streams
+    assert calls == [3, 3]  # one forward pass: image and target canvases of all 3 prompts at once
     assert np.array_equal(single.mask, repeated.mask)  # identical prompts average to the single-prompt answer
     assert np.abs(single.painting.astype(int) - repeated.painting.astype(int)).max() <= 1
 

@@ -160,3 +160,15 @@ def test_transformers_merge_block_ensemble_differs_from_official(model, hf_pair)
         ).pred_masks
     gap = (three[:1, :, 64:] - one[:, :, 64:]).abs().max().item()
     assert gap > 1e-3, gap
+
+
+def test_shared_query_fast_path_equals_the_batched_ensemble(model):
+    p_img, p_mask, query = prompts(3, seed=7)
+    imgs, tgts = torch.cat([p_img, query], 2), torch.cat([p_mask, p_mask], 2)
+    fast = model.predict(imgs, tgts, "instance")  # same query in every canvas -> query half computed once
+    mask = torch.zeros(1, 32, dtype=torch.bool)
+    mask[:, 16:] = True
+    with torch.no_grad():
+        feats = model.forward_encoder(imgs, tgts, mask, "instance", feature_ensemble=0)  # official batched rule
+        ref = model.forward_decoder([f[:1] for f in feats], query_only=True)
+    torch.testing.assert_close(fast, ref, **CLOSE)

@@ -31,14 +31,14 @@ def clip(n: int = 4, h: int = 48, w: int = 40) -> tuple[list[np.ndarray], np.nda
 def test_context_frames_are_fed_back_as_prompts(model):
     frames, mask = clip(5)
     batches = []
-    handle = model.blocks[0].register_forward_hook(lambda m, a, o: batches.append(o.shape[0] // 2))
+    handle = model.patch_embed.register_forward_hook(lambda m, a, o: batches.append(a[0].shape[0]))
     try:
         results = list(propagate(model, frames, mask, num_context=2))
     finally:
         handle.remove()
     assert len(results) == 5 and all(r.mask.shape == (48, 40) for r in results)
     assert np.array_equal(results[0].mask, mask > 0)  # the prompt frame keeps its given mask
-    assert batches == [1, 2, 3, 3]  # first frame + up to two previous frames, one batch per frame
+    assert batches[::2] == [1, 2, 3, 3]  # first frame + up to two previous frames, one batch per frame
 
 
 def test_without_context_every_frame_is_one_shot_from_the_first(model):

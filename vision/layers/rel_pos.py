@@ -46,10 +46,13 @@ def decomposed_rel_pos_bias(
     rel_pos_w: torch.Tensor,
     q_size: tuple[int, int],
     k_size: tuple[int, int],
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Additive attention bias ``(B, H, Nq, Nk)`` from unscaled queries ``q`` of shape ``(B, H, Nq, C)``.
 
-    ``q_size``/``k_size`` are the ``(height, width)`` token grids of queries and keys (``Nq = qh * qw``).
+    ``q_size``/``k_size`` are the ``(height, width)`` token grids of queries and keys (``Nq = qh * qw``). ``out``, a
+    contiguous ``(B, H, Nq, Nk)`` buffer, is filled instead of allocating: at 896x448 the bias is 157 MB per image
+    and head group, and a fresh buffer of that size costs more in page faults than filling it.
     """
     (qh, qw), (kh, kw) = q_size, k_size
     b, heads, n, c = q.shape
@@ -60,5 +63,10 @@ def decomposed_rel_pos_bias(
     r_q = q.reshape(b, heads, qh, qw, c)
     rel_h = torch.einsum("bnhwc,hkc->bnhwk", r_q, rh)  # (B, H, qh, qw, kh)
     rel_w = torch.einsum("bnhwc,wkc->bnhwk", r_q, rw)  # (B, H, qh, qw, kw)
-    bias = rel_h[..., :, None] + rel_w[..., None, :]  # (B, H, qh, qw, kh, kw)
-    return bias.reshape(b, heads, n, kh * kw)
+    if out is None:
+        bias = rel_h[..., :, None] + rel_w[..., None, :]  # (B, H, qh, qw, kh, kw)
+        return bias.reshape(b, heads, n, kh * kw)
+    if out.shape != (b, heads, n, kh * kw) or not out.is_contiguous():
+        raise ValueError(f"out must be a contiguous {(b, heads, n, kh * kw)} tensor, got {tuple(out.shape)}")
+    torch.add(rel_h[..., :, None], rel_w[..., None, :], out=out.view(b, heads, qh, qw, kh, kw))
+    return out
