@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from vision.layers import resample_abs_pos_embed
 
-__all__ = ["PatchSizeMismatchError", "checkpoint_filter_fn", "convert_p14_to_p16"]
+__all__ = ["PatchSizeMismatchError", "checkpoint_filter_fn", "convert_p14_to_p16", "main"]
 
 StateDict = dict[str, torch.Tensor]
 _PREFIXES = ("module.", "backbone.net.", "backbone.", "net.", "encoder.", "visual.")
@@ -96,3 +96,24 @@ def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module) -> StateDict:
             )
         out["pos_embed"] = pos
     return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m vision.dense.convert --input eva02_L_pt_m38m_p14.pt --output eva02_L_pt_m38m_p14to16.safetensors``"""
+    import argparse
+
+    from vision.checkpoint import load_state_dict, save_state_dict
+
+    parser = argparse.ArgumentParser(description="EVA-02 patch-14 checkpoint -> patch 16 (official p14to16)")
+    parser.add_argument("--input", required=True, help="EVA-02 checkpoint with a 14 x 14 patch kernel")
+    parser.add_argument("--output", required=True, help="where to write the converted safetensors file")
+    parser.add_argument("--pretrain-img-size", type=int, default=224)
+    args = parser.parse_args(argv)
+    state_dict = load_state_dict(args.input)
+    converted = convert_p14_to_p16(state_dict, pretrain_img_size=args.pretrain_img_size)
+    save_state_dict(converted, args.output)
+    print(f"wrote {args.output}: patch kernel {tuple(converted['patch_embed.proj.weight'].shape)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -173,3 +173,16 @@ def test_filter_strips_wrappers_and_resizes_pos_embed() -> None:
     sd["backbone.net.cls_token"] = torch.zeros(1, 1, 32)
     out = checkpoint_filter_fn(sd, model)
     assert set(out) == set(model.state_dict()) and out["pos_embed"].shape == model.pos_embed.shape
+
+
+def test_conversion_command_writes_a_loadable_p16_file(fixtures_dir, tmp_path, capsys) -> None:
+    from safetensors.torch import save_file
+
+    from vision.dense.convert import main
+
+    src, dst = tmp_path / "p14.safetensors", tmp_path / "p14to16.safetensors"
+    save_file({k: v.contiguous() for k, v in _official_state_dict(fixtures_dir).items()}, str(src))
+    main(["--input", str(src), "--output", str(dst)])
+    assert "(128, 3, 16, 16)" in capsys.readouterr().out
+    model = EVA02ViTDet(img_size=128, patch_size=16, embed_dim=128, depth=2, num_heads=2, global_block_indexes=(1,))
+    model.load_pretrained(dst)
