@@ -84,9 +84,11 @@ def test_reference_run_writes_everything(reference):
     assert kept[-3:] == ["step_0000004", "step_0000006", "step_0000008"]  # keep_last=3 (+ best if older)
 
 
-def test_ddp_two_processes_match_one_process(reference, tmp_path):
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_match_one_process(reference, tmp_path, strategy):
     _, ref_dir, _ = reference
-    cfg = tiny_config(train_dataloader=dict(batch_size=16))  # 2 x 16 = the reference's global batch of 32
+    # 2 x 16 = the reference's global batch of 32
+    cfg = tiny_config(train_dataloader=dict(batch_size=16), dist=dict(strategy=strategy))
     proc = _train(write_config(tmp_path / "ddp.py", cfg), tmp_path / "ddp", nproc=2)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "on 2 process(es)" in proc.stdout
