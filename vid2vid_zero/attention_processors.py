@@ -96,6 +96,10 @@ class Vid2VidAttnProcessor:
         if attention_mask is not None:
             attention_mask = attn.prepare_attention_mask(attention_mask, context.shape[1], q.shape[0])
             attention_mask = attention_mask.view(q.shape[0], attn.heads, -1, attention_mask.shape[-1])
+        controller, step = self.state.controller, self.state.step
+        if not self.is_cross and controller is not None and controller.edits(False, q.shape[2], step):
+            # target maps := source maps, i.e. softmax(q_src k_src^T) v_tgt: swap in the source's queries and keys
+            q, k = (controller.replace_self(x, self.state.num_frames) for x in (q, k))
 
         if mode == "dense":
             out = self._dense(attn, q, k, v)
@@ -112,15 +116,15 @@ class Vid2VidAttnProcessor:
         return out / attn.rescale_output_factor
 
     def _attend(self, attn, q, k, v, mask=None) -> torch.Tensor:
-        """softmax(q k^T) v on (B, H, N, D); the explicit map is built only when the controller edits this layer."""
+        """softmax(q k^T) v on (B, H, N, D); text cross-attention maps are built explicitly only when edited."""
         controller = self.state.controller
-        if controller is None or not controller.edits(self.is_cross, q.shape[2], self.state.step):
+        if not self.is_cross or controller is None or not controller.edits(True, q.shape[2], self.state.step):
             return attention(q, k, v, attn_bias=mask, scale=attn.scale)
         scores = (q.float() @ k.float().transpose(-1, -2)) * attn.scale  # (B, H, N, M)
         if mask is not None:
             scores = scores + mask.float()
         probs = scores.softmax(-1).unflatten(0, (-1, self.state.num_frames))  # (G, F, H, N, M)
-        probs = controller.edit(probs, self.is_cross, self.state.step)
+        probs = controller.edit_cross(probs, self.state.step)
         return probs.flatten(0, 1).to(v.dtype) @ v
 
     def _dense(self, attn, q, k, v) -> torch.Tensor:
@@ -135,19 +139,9 @@ class Vid2VidAttnProcessor:
             q_chunk = q[:, start : start + chunk]  # (G, c, H, N, D)
             c, n = q_chunk.shape[1], q_chunk.shape[3]
             q_flat = q_chunk.permute(0, 2, 1, 3, 4).flatten(2, 3)  # (G, H, c*N, D)
-            out = self._attend_groups(attn, q_flat, k_all, v_all, n)  # (G, H, c*N, D)
+            out = attention(q_flat, k_all, v_all, scale=attn.scale)  # (G, H, c*N, D)
             outs.append(out.unflatten(2, (c, n)).permute(0, 2, 1, 3, 4))  # (G, c, H, N, D)
         return torch.cat(outs, dim=1).flatten(0, 1)
-
-    def _attend_groups(self, attn, q, k, v, tokens_per_frame: int) -> torch.Tensor:
-        """Dense attention of one chunk; the controller sees maps (G, c, H, N, F*N), one per query frame."""
-        controller = self.state.controller
-        if controller is None or not controller.edits(self.is_cross, tokens_per_frame, self.state.step):
-            return attention(q, k, v, scale=attn.scale)
-        probs = ((q.float() @ k.float().transpose(-1, -2)) * attn.scale).softmax(-1)  # (G, H, c*N, F*N)
-        probs = probs.unflatten(2, (-1, tokens_per_frame)).transpose(1, 2)  # (G, c, H, N, F*N)
-        probs = controller.edit(probs, self.is_cross, self.state.step)
-        return probs.transpose(1, 2).flatten(2, 3).to(v.dtype) @ v
 
 
 _LAYER = re.compile(

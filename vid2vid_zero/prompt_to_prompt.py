@@ -1,6 +1,6 @@
 """Prompt-to-prompt attention control: the target prompt's attention maps follow the source prompt's.
 
-Maps arrive from :class:`~vid2vid_zero.attention_processors.Vid2VidAttnProcessor` shaped ``(G, F, H, N, M)`` with
+Cross-attention maps arrive from :class:`~vid2vid_zero.attention_processors.Vid2VidAttnProcessor` as ``(G, F, H, N, M)``,
 groups ``[uncond x P, cond x P]`` and prompts ``[source, target]``; only the conditional half is edited (as in the
 official code). Edits:
 - replace (same word count): cross-attention of the target = source maps through a token mapper;
@@ -132,15 +132,21 @@ class AttentionController:
             return step < self.cross_until
         return step < self.self_until and num_queries <= self.self_replace_max_queries
 
-    def edit(self, probs: torch.Tensor, is_cross: bool, step: int) -> torch.Tensor:
-        """probs (G, ...) with G = 2 * 2 (cfg halves x [source, target]) or 2 (no cfg) -> edited probs."""
-        if not self.edits(is_cross, probs.shape[-2], step):
+    def replace_self(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """Self-attention replacement on queries or keys (G*F, H, N, D): the conditional target takes the source's.
+
+        Swapping both makes the target's map ``softmax(q_src k_src^T)`` while it keeps its own values, which is the
+        official map replacement without ever building the map.
+        """
+        x = x.unflatten(0, (-1, num_frames)).clone()  # (G, F, H, N, D)
+        x[-1] = x[-2]
+        return x.flatten(0, 1)
+
+    def edit_cross(self, probs: torch.Tensor, step: int) -> torch.Tensor:
+        """Cross-attention maps (G, F, H, N, tokens), G = cfg halves x [source, target]: edit the conditional target."""
+        if not self.edits(True, probs.shape[-2], step):
             return probs
-        probs = probs.clone()
         base, current = probs[-2], probs[-1]  # conditional source / target
-        if not is_cross:
-            probs[-1] = base
-            return probs
         if self.is_replace:
             new = base @ self.mapper.to(base)
         else:

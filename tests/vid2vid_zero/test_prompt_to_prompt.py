@@ -80,14 +80,17 @@ def test_schedules_and_official_quirks(tokenizer):
     assert (replace.cross_until, replace.self_until) == (40, 0)
 
 
-def test_edit_touches_only_the_conditional_target(tokenizer):
+def test_edits_touch_only_the_conditional_target(tokenizer):
     ctrl = AttentionController(tokenizer, "a car", "a bus", 10, 1.0, 1.0)
     probs = torch.rand(4, 2, 2, 16, 77).softmax(-1)  # (G=[u_src, u_tgt, c_src, c_tgt], F, H, N, tokens)
-    out = ctrl.edit(probs, is_cross=True, step=0)
+    out = ctrl.edit_cross(probs.clone(), step=0)
     torch.testing.assert_close(out[:3], probs[:3])
     torch.testing.assert_close(out[3], probs[2] @ ctrl.mapper)
-    self_probs = torch.rand(4, 2, 2, 16, 32)
-    torch.testing.assert_close(ctrl.edit(self_probs, is_cross=False, step=0)[3], self_probs[2])
+    torch.testing.assert_close(ctrl.edit_cross(probs.clone(), step=10), probs)  # past cross_replace_steps
+    q = torch.randn(4 * 2, 2, 16, 8)  # (G*F, H, N, D)
+    swapped = ctrl.replace_self(q, num_frames=2).unflatten(0, (4, 2))
+    torch.testing.assert_close(swapped[:3], q.unflatten(0, (4, 2))[:3])
+    torch.testing.assert_close(swapped[3], q.unflatten(0, (4, 2))[2])
 
 
 def test_replace_with_identical_prompts_leaves_output_unchanged(pipe):
@@ -104,3 +107,22 @@ def test_replace_with_identical_prompts_leaves_output_unchanged(pipe):
     free = pipe.denoise(noise, [prompt, "a car is moving on the snow"], num_steps=4)
     torch.testing.assert_close(edited[0], free[0], atol=1e-5, rtol=1e-4)
     assert not torch.allclose(edited[1], free[1], atol=1e-5)
+
+
+def test_self_replacement_equals_explicit_map_replacement(tokenizer):
+    from diffusers.models.attention_processor import Attention
+
+    from vid2vid_zero.attention_processors import Vid2VidAttnProcessor, VideoAttentionState
+
+    torch.manual_seed(0)
+    layer = Attention(query_dim=16, heads=2, dim_head=8).eval()
+    ctrl = AttentionController(tokenizer, "a car", "a bus", 10, 1.0, 1.0)
+    x = torch.randn(4, 6, 16)  # G=4 groups of one frame: [u_src, u_tgt, c_src, c_tgt]
+    layer.set_processor(Vid2VidAttnProcessor(VideoAttentionState(num_frames=1, controller=ctrl), "dense", False))
+    with torch.no_grad():
+        got = layer(x)
+        q, k, v = (proj(x).unflatten(-1, (2, 8)).transpose(1, 2) for proj in (layer.to_q, layer.to_k, layer.to_v))
+        probs = ((q @ k.transpose(-1, -2)) * layer.scale).softmax(-1)  # (G, H, N, N)
+        probs[3] = probs[2]  # the official replacement, on explicit maps
+        ref = layer.to_out[0]((probs @ v).transpose(1, 2).flatten(2))
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
