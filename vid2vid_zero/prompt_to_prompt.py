@@ -1,8 +1,8 @@
 """Prompt-to-prompt attention control: the target prompt's attention maps follow the source prompt's.
 
-Cross-attention maps arrive from :class:`~vid2vid_zero.attention_processors.Vid2VidAttnProcessor` as ``(G, F, H, N, M)``,
-groups ``[uncond x P, cond x P]`` and prompts ``[source, target]``; only the conditional half is edited (as in the
-official code). Edits:
+Cross-attention maps arrive from :class:`~vid2vid_zero.attention_processors.Vid2VidAttnProcessor` shaped
+``(G, F, H, N, M)``, groups ``[uncond x P, cond x P]``, prompts ``[source, target]``; only the conditional half is
+edited (as in the official code). Edits:
 - replace (same word count): cross-attention of the target = source maps through a token mapper;
 - refine (different word count): tokens aligned by a longest-common-subsequence alignment take the source map,
   new tokens keep their own;
