@@ -7,7 +7,9 @@ pre-trained weights load after :func:`vision.dense.convert.checkpoint_filter_fn`
 * most blocks attend inside non-overlapping ``window_size`` windows; blocks at ``global_block_indexes`` (the official
   2, 5, 8, 11 for B and 5, 11, 17, 23 for L) attend over the whole map, which is what lets information cross windows;
 * two RoPE tables: one for a window, one for the full map, both with positions scaled to the pre-training grid
-  (``rope_ref_grid``, 16 for EVA-02's 224 px / patch 14) as the official ``intp_freq`` does;
+  (``rope_ref_grid``, 16 for EVA-02's 224 px / patch 14) as the official ``intp_freq`` does; the official code only
+  runs at ``img_size`` (mmdet pads every batch to it), other map sizes here stretch onto the same range, as the
+  absolute position embedding does;
 * the absolute position embedding of the pre-training grid (class-token slot included) is resized bicubically to the
   token grid of each input, and the class token itself is dropped;
 * no final norm: the pyramid takes the last block's map (stride 16) and builds strides 4, 8, 16, 32 from it
