@@ -16,7 +16,8 @@ import torch
 
 from painter.convert import checkpoint_filter_fn
 from vision.incontext import InContextViT
-from vision.registry import register_model
+from vision.pretrained import PretrainedCfg
+from vision.registry import register_model, register_pretrained
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Painter"]
 
@@ -62,3 +63,18 @@ def painter_vit_test_patch16_input128x64(**kwargs: Any) -> Painter:
     """Test-sized Painter (the golden fixture's shape): width 32, 24 blocks, 2 heads, decoder 8, 128x64 canvas."""
     cfg = dict(img_size=(128, 64), embed_dim=32, depth=24, num_heads=2, decoder_embed_dim=8, drop_path_rate=0.1)
     return _painter(**{**cfg, **kwargs})
+
+
+register_pretrained(
+    "painter_vit_large_patch16_input896x448.official",
+    PretrainedCfg(
+        hf_hub_id="BAAI/Painter",
+        hf_hub_filename="painter_vit_large.pth",
+        input_size=(3, 896, 448),
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        num_classes=0,
+        license="mit",
+        origin="baaivision/Painter, released weights (trained on the official seven-task mixture)",
+    ),
+)

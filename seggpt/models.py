@@ -29,7 +29,8 @@ import torch.nn as nn
 from seggpt.convert import checkpoint_filter_fn
 from seggpt.inference import ImageLike, PreparedPrompts, SegmentResult, segment
 from vision.incontext import AttnMix, InContextViT
-from vision.registry import register_model
+from vision.pretrained import PretrainedCfg
+from vision.registry import register_model, register_pretrained
 
 __all__ = ["SEG_TYPES", "SegGPT", "average_query_half"]
 
@@ -174,3 +175,26 @@ def seggpt_vit_test_patch16_input128x64(**kwargs: Any) -> SegGPT:
     """Test-sized SegGPT (the golden fixture's shape): width 32, 24 blocks, 2 heads, decoder 8, 128x64 canvas."""
     cfg = dict(img_size=(128, 64), embed_dim=32, depth=24, num_heads=2, decoder_embed_dim=8, drop_path_rate=0.1)
     return _seggpt(**{**cfg, **kwargs})
+
+
+_IMAGENET = dict(input_size=(3, 896, 448), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), num_classes=0)
+register_pretrained(
+    "seggpt_vit_large_patch16_input896x448.official",
+    PretrainedCfg(
+        hf_hub_id="BAAI/SegGPT",
+        hf_hub_filename="seggpt_vit_large.pth",
+        license="mit",
+        origin="baaivision/Painter (SegGPT), released weights",
+        **_IMAGENET,
+    ),
+)
+register_pretrained(
+    "seggpt_vit_large_patch16_input896x448.hf",
+    PretrainedCfg(
+        hf_hub_id="BAAI/seggpt-vit-large",
+        hf_hub_filename="model.safetensors",
+        license="apache-2.0",
+        origin="the same weights in transformers' SegGptForImageSegmentation layout",
+        **_IMAGENET,
+    ),
+)
