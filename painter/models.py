@@ -28,7 +28,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class Painter(InContextViT):
     """Painter's in-context ViT. ``forward(imgs, tgts, bool_masked_pos, valid) -> (loss, pred (B, L, p*p*3), mask)``.
 
-    Inference: ``forward_decoder(forward_encoder(imgs, tgts, mask), query_only=True)`` gives the query half.
+    Inference: :meth:`predict` paints the query half of each canvas.
     """
 
     checkpoint_filter_fn = staticmethod(checkpoint_filter_fn)
@@ -44,6 +44,17 @@ class Painter(InContextViT):
         keep = (visible >= self.blank_threshold).to(pred.dtype)[:, None, None, None]
         valid = keep if valid is None else valid * keep
         return self._masked_loss(pred, tgts, mask, valid, eps=1e-2)
+
+    @torch.no_grad()
+    def predict(self, imgs: torch.Tensor, tgts: torch.Tensor) -> torch.Tensor:
+        """The painted query halves ``(B, 3, H/2, W)`` (normalised target space) of ``(B, 3, H, W)`` canvases.
+
+        The target's query half is masked, as the official task inference scripts do; only it is decoded.
+        """
+        hp, wp = self.grid(imgs.shape[2], imgs.shape[3])
+        mask = torch.zeros(1, hp * wp, dtype=torch.bool, device=imgs.device)
+        mask[:, hp * wp // 2 :] = True
+        return self.forward_decoder(self.forward_encoder(imgs, tgts, mask), query_only=True)
 
 
 def _painter(**kwargs: Any) -> Painter:

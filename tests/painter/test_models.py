@@ -77,3 +77,15 @@ def test_seggpt_checkpoint_is_refused(v5):
     model = vision.create_model("painter_vit_test_patch16_input128x64")
     with pytest.raises(ValueError, match="SegGPT checkpoint"):
         load_checkpoint(model, sd)
+
+
+def test_predict_paints_the_masked_query_half(v5):
+    sd, inp, out = v5
+    model = vision.create_model("painter_vit_test_patch16_input128x64").eval()
+    load_checkpoint(model, sd)
+    imgs, tgts = inp["imgs"], inp["tgts"]
+    query = model.predict(imgs, tgts)
+    assert query.shape == (2, 3, 64, 64)
+    # the fixture's mask is the query half: its full prediction's bottom half is what predict returns
+    full = model.unpatchify(out["pred_patchified"])
+    torch.testing.assert_close(query, full[:, :, 64:], rtol=1e-5, atol=1e-5)
