@@ -29,6 +29,8 @@ def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module) -> StateDict:
     return adapt_state_dict(state_dict, model)
 
 
-def export_state_dict(model: nn.Module) -> StateDict:
+def export_state_dict(model: nn.Module, fmt: str = "official") -> StateDict:
     """The official Painter layout (our names are the official names), detached on the CPU."""
+    if fmt != "official":
+        raise ValueError(f"Painter exports only the 'official' layout, not {fmt!r}")
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}

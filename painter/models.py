@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from painter.convert import checkpoint_filter_fn
+from painter.convert import checkpoint_filter_fn, export_state_dict
 from vision.incontext import InContextViT
 from vision.pretrained import PretrainedCfg
 from vision.registry import register_model, register_pretrained
@@ -44,6 +44,10 @@ class Painter(InContextViT):
         keep = (visible >= self.blank_threshold).to(pred.dtype)[:, None, None, None]
         valid = keep if valid is None else valid * keep
         return self._masked_loss(pred, tgts, mask, valid, eps=1e-2)
+
+    def export_state_dict(self, fmt: str = "official") -> dict[str, torch.Tensor]:
+        """Weights in the official layout (``tools/convert_checkpoint.py --to official``)."""
+        return export_state_dict(self, fmt)
 
     @torch.no_grad()
     def predict(self, imgs: torch.Tensor, tgts: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from seggpt.convert import checkpoint_filter_fn
+from seggpt.convert import checkpoint_filter_fn, export_state_dict
 from seggpt.inference import ImageLike, PreparedPrompts, SegmentResult, segment
 from vision.incontext import AttnMix, InContextViT
 from vision.pretrained import PretrainedCfg
@@ -66,6 +66,10 @@ class SegGPT(InContextViT):
 
     def no_weight_decay(self) -> set[str]:
         return super().no_weight_decay() | {"type_token_cls", "type_token_ins"}
+
+    def export_state_dict(self, fmt: str = "official") -> dict[str, torch.Tensor]:
+        """Weights in the ``official`` or ``transformers`` layout (``tools/convert_checkpoint.py --to ...``)."""
+        return export_state_dict(self, fmt)
 
     def type_embed(self, seg_type: str | torch.Tensor | None, batch: int) -> torch.Tensor:
         """``(B, 1, 1, C)`` type embedding; ``None`` means instance (the official and transformers default)."""

@@ -172,3 +172,16 @@ def test_shared_query_fast_path_equals_the_batched_ensemble(model):
         feats = model.forward_encoder(imgs, tgts, mask, "instance", feature_ensemble=0)  # official batched rule
         ref = model.forward_decoder([f[:1] for f in feats], query_only=True)
     torch.testing.assert_close(fast, ref, **CLOSE)
+
+
+def test_convert_tool_writes_the_transformers_layout(v6, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from tools.convert_checkpoint import main
+
+    src, dst = tmp_path / "official.safetensors", tmp_path / "hf.safetensors"
+    save_file(v6[0], str(src))
+    assert main([str(src), str(dst), "--model", NAME, "--to", "transformers"]) == 0
+    hf = load_file(str(dst))
+    assert "model.encoder.layers.23.attention.rel_pos_h" in hf and len(hf) == len(v6[0])
+    torch.testing.assert_close(hf["model.embeddings.type_token_semantic"], v6[0]["type_token_cls"])
