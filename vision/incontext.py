@@ -376,7 +376,8 @@ class InContextViT(nn.Module):
         The result equals :meth:`forward_encoder` with the query half of every block's attention output averaged
         over the prompts (SegGPT's ensemble from block 0) for the first canvas, provided every canvas has the same
         query image, the mask covers the target's query half and ``extra_embed`` is the same for all. The query half
-        is then the same in every canvas, so it is computed once instead of ``N`` times.
+        is then the same in every canvas, so it is computed once instead of ``N`` times. Blocks run through
+        :meth:`InContextBlock.forward_shared_query`, so forward hooks on ``blocks[i]`` do not fire here.
         """
         x = self.embed(imgs, tgts, bool_masked_pos, extra_embed)  # (2N, Hp, Wp, C)
         n, half = imgs.shape[0], x.shape[1] // 2
