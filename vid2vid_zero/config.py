@@ -47,7 +47,6 @@ class EditConfig:
     use_dense: bool = True
     dense_block_idx: int = 0
     dense_chunk_frames: int | None = 4
-    seed: int = 33
     fps: int = 8
     device: str = "cpu"
     dtype: str = "float32"

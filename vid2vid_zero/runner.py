@@ -100,7 +100,6 @@ def edit_clip(
         inversion = invert()
     seconds["inversion"] = time.perf_counter() - start
 
-    torch.manual_seed(cfg.seed)
     edits = {}
     for prompt in cfg.prompts:
         start = time.perf_counter()

@@ -139,3 +139,19 @@ def test_edit_video_tool(tiny_model_dir, clips_dir, tmp_path, capsys):
     assert tool.main(argv) == 0
     assert _frames_in(tmp_path / "grid.mp4") == (2, 64, 128)
     assert "inversion: computed" in capsys.readouterr().out
+
+
+def test_twenty_four_frames_run(pipe, small_cfg, clips_dir):
+    """The official code stops at 8 frames; 24 frames of horse-running (stride 3) edit here, dense layers chunked."""
+    cfg = replace(
+        small_cfg,
+        video_path=str(clips_dir / "horse-running.mp4"),
+        source_prompt="a horse is running on the beach",
+        prompts=["a dog is running on the beach"],
+        num_frames=24,
+        stride=3,
+        num_steps=2,
+        null_inner_steps=1,
+    )
+    result = edit_clip(cfg, pipe, write=False)
+    assert result.edits[cfg.prompts[0]].shape == (24, 3, 64, 64)
