@@ -87,7 +87,10 @@ class Trainer:
         self.strategy = dist["strategy"]
         self.model = wrap_model(model, self.ctx, self.strategy, dist["find_unused_parameters"], dist["fsdp_layers"])
         self.module = model  # unwrapped (FSDP shards it in place): names, checkpoints, evaluation
-        self.forward_model = torch.compile(self.model) if tr["compile"] else self.model
+        self.forward_model = self.model
+        if tr["compile"]:
+            backend = tr["compile"] if isinstance(tr["compile"], str) else "inductor"
+            self.forward_model = torch.compile(self.model, backend=backend)
         opt = dict(spec["optimizer"])
         self.optimizer = build_optimizer(self.module, **opt)
 

@@ -55,7 +55,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "grad_clip": Field(None, lambda v: v is None or (_num(v) and v > 0), "None or a number > 0"),
         "amp": _choice(None, "bf16", "fp16"),
         "grad_checkpointing": BOOL_FALSE,
-        "compile": BOOL_FALSE,
+        "compile": Field(False, lambda v: isinstance(v, (bool, str)), "True/False or a torch.compile backend name"),
         "eval_interval": _int(1),
         "freeze": STR_LIST,
         "batch_transform": OPT_TYPED,

@@ -1,11 +1,14 @@
 """Multi-process behaviour through the real command line: gloo DDP on 127.0.0.1, kill + resume, and test.py.
 
-One module-scoped reference run (1 process, global batch 32, 8 steps) is compared with a 2-process run of the same
-global batch, with a run SIGKILLed mid-training and resumed, and with tools/test.py on its checkpoint.
+One module-scoped reference run (in this process, one thread, global batch 32, 8 steps) is compared with a 2-process
+torchrun of the same global batch (DDP; FSDP2 in the slow set), with a subprocess run SIGKILLed mid-training and then
+resumed, and with tools/test.py on its checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import socket
@@ -64,18 +67,33 @@ def _weights(work_dir: Path) -> dict[str, torch.Tensor]:
     return load_state_dict(work_dir / "checkpoints" / "last" / "model.safetensors")
 
 
+def _in_process(tool, args: list[str]) -> tuple[int, str]:
+    """Run a tool's ``main`` here on one thread (like the subprocess runs, so results are bit-comparable)."""
+    threads = torch.get_num_threads()
+    out = io.StringIO()
+    torch.set_num_threads(1)
+    try:
+        with contextlib.redirect_stdout(out):
+            code = tool.main(args)
+    finally:
+        torch.set_num_threads(threads)
+    return code, out.getvalue()
+
+
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    from tools import train
+
     tmp = tmp_path_factory.mktemp("engine_ref")
     cfg = write_config(tmp / "tiny.py", tiny_config())
-    proc = _train(cfg, tmp / "ref")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return cfg, tmp / "ref", proc
+    code, stdout = _in_process(train, [str(cfg), "--work-dir", str(tmp / "ref")])
+    assert code == 0
+    return cfg, tmp / "ref", stdout
 
 
 def test_reference_run_writes_everything(reference):
-    _, work_dir, proc = reference
-    assert re.search(r"done: 8 steps in \d+m\d\ds; final eval: top1 [\d.]+\s+top5 [\d.]+", proc.stdout)
+    _, work_dir, stdout = reference
+    assert re.search(r"done: 8 steps in \d+m\d\ds; final eval: top1 [\d.]+\s+top5 [\d.]+", stdout)
     assert sorted(_losses(work_dir)) == list(range(1, 9))
     for name in ("log.jsonl", "curves.png", "checkpoints/last/model.safetensors", "checkpoints/best/state.pt"):
         assert (work_dir / name).exists(), name
@@ -84,7 +102,7 @@ def test_reference_run_writes_everything(reference):
     assert kept[-3:] == ["step_0000004", "step_0000006", "step_0000008"]  # keep_last=3 (+ best if older)
 
 
-@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+@pytest.mark.parametrize("strategy", ["ddp", pytest.param("fsdp", marks=pytest.mark.slow)])
 def test_two_processes_match_one_process(reference, tmp_path, strategy):
     _, ref_dir, _ = reference
     # 2 x 16 = the reference's global batch of 32
@@ -92,6 +110,8 @@ def test_two_processes_match_one_process(reference, tmp_path, strategy):
     proc = _train(write_config(tmp_path / "ddp.py", cfg), tmp_path / "ddp", nproc=2)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "on 2 process(es)" in proc.stdout
+    final = re.compile(r"final eval: top1 ([\d.]+)\s+top5 ([\d.]+)")
+    assert final.search(proc.stdout).groups() == final.search(reference[2]).groups()  # padding not counted
     ref, ddp = _losses(ref_dir), _losses(tmp_path / "ddp")
     assert sorted(ddp) == sorted(ref)
     for step in ref:
@@ -111,9 +131,10 @@ def test_kill_and_resume_matches_uninterrupted_run(reference, tmp_path):
     assert killed.returncode == -9, (killed.returncode, killed.stderr[-2000:])
     assert sorted(_losses(work_dir)) == [1, 2, 3, 4, 5]
     assert (work_dir / "checkpoints" / "last").resolve().name == "step_0000004"
-    resumed = _train(cfg, work_dir, "--resume")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resumed at step 4" in resumed.stdout
+    from tools import train
+
+    code, stdout = _in_process(train, [str(cfg), "--work-dir", str(work_dir), "--resume"])
+    assert code == 0 and "resumed at step 4" in stdout
     assert _losses(work_dir) == _losses(ref_dir)  # steps 1-4 from the first run, 5-8 re-run: bit-identical
     ref_w, res_w = _weights(ref_dir), _weights(work_dir)
     for key in ref_w:
@@ -121,8 +142,10 @@ def test_kill_and_resume_matches_uninterrupted_run(reference, tmp_path):
 
 
 def test_test_tool_reproduces_final_accuracy(reference):
-    cfg, ref_dir, proc = reference
-    trained = re.search(r"final eval: top1 ([\d.]+)\s+top5 ([\d.]+)", proc.stdout).groups()
-    out = _run(["tools/test.py", str(cfg), "--checkpoint", str(ref_dir / "checkpoints" / "last")])
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert re.search(r"test: top1 ([\d.]+)\s+top5 ([\d.]+)", out.stdout).groups() == trained
+    from tools import test
+
+    cfg, ref_dir, stdout = reference
+    trained = re.search(r"final eval: top1 ([\d.]+)\s+top5 ([\d.]+)", stdout).groups()
+    code, out = _in_process(test, [str(cfg), "--checkpoint", str(ref_dir / "checkpoints" / "last")])
+    assert code == 0
+    assert re.search(r"test: top1 ([\d.]+)\s+top5 ([\d.]+)", out).groups() == trained
