@@ -196,7 +196,9 @@ class PainterPairDataset(Dataset):
 
     ``pairs``: records, or a folder in the shared layout, or official JSON list files (read relative to
     ``data_root`` when given). With ``task_weights`` every item draws its task by weight and then a random pair of
-    that task (the official weighted sampler, with replacement); without, item ``i`` is pair ``i``.
+    that task (the official weighted sampler, with replacement) and ``length`` sets the epoch length; without,
+    item ``i`` is pair ``i``. ``max_size`` shrinks larger pairs once (longer side; nearest for colour-coded
+    targets) and keeps them in memory, for small datasets read over and over (smoke runs, demos).
     Returns ``{"imgs", "tgts", "bool_masked_pos" (L,), "valid" (3, 2h, w)}``, the arguments of ``Painter.forward``.
     Randomness comes from the global numpy state (wrap in :class:`vision.data.sampler.SeededDataset`).
     """
@@ -213,6 +215,8 @@ class PainterPairDataset(Dataset):
         scale: tuple[float, float] = (0.3, 1.0),
         task_weights: dict[str, float] | None = None,
         data_root: str | os.PathLike | None = None,
+        length: int | None = None,
+        max_size: int | None = None,
     ) -> None:
         if isinstance(pairs, (str, os.PathLike)):
             pairs = [pairs]
@@ -243,15 +247,35 @@ class PainterPairDataset(Dataset):
         for i, p in enumerate(self.pairs):
             self.by_type.setdefault(p["type"], []).append(i)
         self.weights = None if task_weights is None else np.asarray(sample_weights(self.pairs, task_weights))
+        if length is not None and self.weights is None:
+            raise ValueError("length needs task_weights (items are drawn by weight); without, an epoch is every pair")
+        self.length = len(self.pairs) if length is None else length
+        self.max_size = max_size
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
-        return len(self.pairs)
+        return self.length
 
-    def _view(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if index in self._cache:
+            return self._cache[index]
         rec = self.pairs[index]
         image = np.asarray(load_image(rec["image_path"], "RGB"))
         target = _load_target(rec["target_path"], rec["type"])
-        return _crop_pair(image, target, self.size, rng, rec["type"], self.scale)
+        if self.max_size is not None:
+            h, w = image.shape[:2]
+            scale = self.max_size / max(h, w)
+            if scale < 1 and target.shape[:2] == (h, w):
+                size = (max(1, round(w * scale)), max(1, round(h * scale)))
+                coded = any(t in rec["type"] for t in _NEAREST_TARGET)
+                image = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+                target = np.asarray(Image.fromarray(target).resize(size, Image.NEAREST if coded else Image.BICUBIC))
+            self._cache[index] = (image, target)
+        return image, target
+
+    def _view(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        image, target = self._load(index)
+        return _crop_pair(image, target, self.size, rng, self.pairs[index]["type"], self.scale)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
