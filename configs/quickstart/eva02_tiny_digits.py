@@ -9,10 +9,11 @@ on 2 CPU cores. Writes work_dirs/eva02_tiny_digits/{checkpoints/, log.jsonl, tb/
 
 _base_ = ["../_base_/default_runtime.py", "../_base_/schedules/adamw_cosine.py", "../_base_/datasets/digits.py"]
 
-# EVA-02 Ti/14's recipe (SwiGLU MLP of ratio 8/3, 2-D RoPE, mean pooling) at 1/2 width and 4 blocks, on 4x4 patches
-# of the 32x32 upsampled digits: an 8x8 token grid.
+# EVA-02 Ti/14 (SwiGLU MLP of ratio 8/3, 2-D RoPE, mean pooling) at 1/2 width and 4 blocks, on 4x4 patches of the
+# 32x32 upsampled digits: an 8x8 token grid, RoPE positions on that grid.
 model = dict(
-    type="vision.VisionTransformer",
+    type="vision.create_model",
+    name="eva02_tiny_patch14_224",
     img_size=32,
     patch_size=4,
     in_chans=1,
@@ -20,10 +21,7 @@ model = dict(
     embed_dim=96,
     depth=4,
     num_heads=3,
-    mlp_ratio=4 * 2 / 3,
-    mlp_layer="swiglu",
-    use_rope=True,
-    global_pool="avg",
+    rope_ref_grid=8,
 )
 criterion = dict(type="torch.nn.CrossEntropyLoss", label_smoothing=0.1)
 optimizer = dict(lr=2e-3, weight_decay=0.05)

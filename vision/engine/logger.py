@@ -59,7 +59,10 @@ def plot_curves(log_file: str | os.PathLike, out_file: str | os.PathLike) -> Pat
 
 
 class RunLogger:
-    """Fans one record out to the progress bar, the JSON-lines file and TensorBoard; silent off rank 0."""
+    """Fans one record out to the progress bar, the JSON-lines file and TensorBoard; silent off rank 0.
+
+    A fresh run starts a new ``log.jsonl``; a resumed one (``append``) continues it.
+    """
 
     def __init__(
         self,
@@ -70,6 +73,7 @@ class RunLogger:
         interval: int = 10,
         progress_bar: bool = True,
         tensorboard: bool = True,
+        append: bool = False,
     ) -> None:
         self.enabled, self.interval = enabled, interval
         self.work_dir = Path(work_dir)
@@ -78,7 +82,7 @@ class RunLogger:
         if not enabled:
             return
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.log_file, "a")  # noqa: SIM115 - kept open for the whole run
+        self.fh = open(self.log_file, "a" if append else "w")  # noqa: SIM115 - kept open for the whole run
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 

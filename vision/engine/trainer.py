@@ -135,10 +135,11 @@ class Trainer:
         self._saved_step = -1
 
         seed_everything(spec["seed"] + self.ctx.rank)  # per-rank streams for dropout and friends
+        self.resumed = False
+        if self.ctx.is_main:
+            self.ckpt.remove_stale()  # a killed run's half-written directory; no rank saves before the first step
         if resume:
             self._resume(resume)
-        elif self.ctx.is_main:
-            self.ckpt.remove_stale()
 
     # ---------------------------------------------------------------- checkpoints
     def _model_state(self, module: nn.Module) -> dict[str, torch.Tensor]:
@@ -213,7 +214,7 @@ class Trainer:
             set_rng_state(loaded["rng"])
         elif self.ctx.is_main:
             print(f"resume: random states not restored (saved with {state['world_size']} processes)", flush=True)
-        self.resumed_from = path
+        self.resumed = True
 
     # ---------------------------------------------------------------- steps
     def _forward(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -333,6 +334,7 @@ class Trainer:
             log_cfg["interval"],
             log_cfg["progress_bar"],
             log_cfg["tensorboard"],
+            append=self.resumed,
         )
         per_step = spec["train_dataloader"]["batch_size"] * self.accum * self.ctx.world_size
         logger.message(
