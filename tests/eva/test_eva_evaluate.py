@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,28 +63,23 @@ def test_subset_lists_are_imagenet_classes():
 
 
 def test_tools_test_smoke_on_shared_images_with_a_tiny_random_model(data_dir, tmp_path):
-    from vision.config import load_config
-    from vision.engine import test
-
-    config = Path(__file__).resolve().parents[2] / "configs" / "eva" / "eval_imagenet.py"
+    root = Path(__file__).resolve().parents[2]
     results = tmp_path / "results.json"
-    cfg = load_config(config)
-    cfg.merge_from_dict(
-        {
-            "model.name": "eva02_test_patch14_56",
-            "test_dataloader.dataset.root": str(data_dir / "imagenet" / "labels.csv"),
-            "test_dataloader.dataset.transform.img_size": 56,
-            "test_dataloader.batch_size": 16,
-            "test_dataloader.num_workers": 0,
-            "evaluator.results_file": str(results),
-        }
-    )
-    metrics = test(cfg, checkpoint=None)
+    options = [
+        "model.name=eva02_test_patch14_56",
+        f"test_dataloader.dataset.root={data_dir / 'imagenet' / 'labels.csv'}",
+        "test_dataloader.dataset.transform.img_size=56",
+        "test_dataloader.batch_size=16",
+        "test_dataloader.num_workers=0",
+        f"evaluator.results_file={results}",
+    ]
+    cmd = [sys.executable, "tools/test.py", "configs/eva/eval_imagenet.py", "--cfg-options", *options]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
     saved = json.loads(results.read_text())
-    assert saved["num_samples"] == 49 and set(metrics) == {"top1", "top5", "mean_per_class"}
-    assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 100.0
-    assert metrics["top1"] == pytest.approx(saved["top1"])
-    assert len(saved["per_class"]) == 49  # one image per class in the sample set
+    assert saved["num_samples"] == 49 and len(saved["per_class"]) == 49  # one image per class in the sample set
+    assert 0.0 <= saved["top1"] <= saved["top5"] <= 100.0
+    assert f"top1 {saved['top1']:.2f}" in proc.stdout
 
 
 def test_evaluator_matches_a_scripted_model(data_dir):
