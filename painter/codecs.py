@@ -218,6 +218,8 @@ class InstanceCodec:
     max_num: int = 100
     pre_nms_top: int = 2000
     sigma: float = 2.0
+    work_size: int = 320
+    nms_size: int = 80
 
     @property
     def palette(self) -> np.ndarray:
@@ -243,19 +245,26 @@ class InstanceCodec:
         return out
 
     def decode(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(H, W, 3) painted image -> (masks (K, H, W) bool, scores (K,) float32), best first."""
+        """(H, W, 3) painted image -> (masks (K, H, W) bool, scores (K,) float32), best first.
+
+        Candidates are found on the image shrunk (nearest) to at most ``work_size`` pixels on its longer side and
+        NMS overlaps on at most ``nms_size``; the kept masks are scaled back (nearest) to the input size. This keeps
+        a noisy painting (up to ``pre_nms_top`` candidates) tractable on a CPU.
+        """
         image = _check_rgb(image)
         h, w, _ = image.shape
+        small = _shrink(image, self.work_size)
+        sh, sw, _ = small.shape
         palette = self.palette.reshape(-1, 3).astype(np.float32)  # (P, 3)
         # distances are computed once per distinct colour, not per pixel: painted images repeat colours a lot
-        packed = (np.rint(image).astype(np.int64) * np.array([1 << 16, 1 << 8, 1])).sum(-1).reshape(-1)
+        packed = (np.rint(small).astype(np.int64) * np.array([1 << 16, 1 << 8, 1])).sum(-1).reshape(-1)
         uniq, inverse = np.unique(packed, return_inverse=True)
         colors = np.stack([uniq >> 16, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32)  # (U, 3)
-        fg = np.abs(colors).sum(1) / 3 >= np.abs(colors[:, None] - palette[None]).sum(-1).min(1) / 3  # (U,)
         pairs_u, pairs_p, dists = [], [], []
-        for start in range(0, len(colors), 2048):
-            d = np.abs(colors[start : start + 2048, None] - palette[None]).sum(-1) / 3  # (u, P)
-            u, p = np.nonzero((d < self.dist_thr) & fg[start : start + 2048, None])
+        for start in range(0, len(colors), 1024):
+            d = np.abs(colors[start : start + 1024, None] - palette[None]).sum(-1) / 3  # (u, P)
+            fg = colors[start : start + 1024].sum(1) / 3 >= d.min(1)  # nearer to a grid colour than to black
+            u, p = np.nonzero((d < self.dist_thr) & fg[:, None])
             pairs_u.append(u + start)
             pairs_p.append(p)
             dists.append(d[u, p])
@@ -274,13 +283,32 @@ class InstanceCodec:
         rank[order] = np.arange(len(order))
         sel = rank[col] >= 0
         member[rank[col[sel]], pairs_u[sel]] = True
-        masks = member[:, inverse].reshape(len(order), h, w)
+        masks = member[:, inverse].reshape(len(order), sh, sw)
         mk = maskness[order]
         scores = 1.0 - mk / max(mk.max(), 1.0)
+        step = max(1, int(np.ceil(max(sh, sw) / self.nms_size)))
         keep, new_scores = matrix_nms(
-            torch.from_numpy(masks), torch.from_numpy(scores).float(), sigma=self.sigma, max_num=self.max_num
+            torch.from_numpy(np.ascontiguousarray(masks[:, ::step, ::step])),
+            torch.from_numpy(scores).float(),
+            sigma=self.sigma,
+            max_num=self.max_num,
         )
-        return masks[keep.numpy()], new_scores.numpy().astype(np.float32)
+        kept = masks[keep.numpy()]
+        if (sh, sw) != (h, w):
+            rows = np.minimum((np.arange(h) * sh / h).astype(int), sh - 1)
+            cols = np.minimum((np.arange(w) * sw / w).astype(int), sw - 1)
+            kept = kept[:, rows][:, :, cols]
+        return kept, new_scores.numpy().astype(np.float32)
+
+
+def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Nearest-neighbour subsample so the longer side is at most ``max_side`` (colours are never blended)."""
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    rows = (np.arange(round(h * max_side / max(h, w))) * max(h, w) / max_side).astype(int)
+    cols = (np.arange(round(w * max_side / max(h, w))) * max(h, w) / max_side).astype(int)
+    return image[rows][:, cols]
 
 
 @dataclass(frozen=True)

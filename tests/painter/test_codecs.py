@@ -195,3 +195,15 @@ def test_keypoint_round_trip():
     assert out[5, 2] < 0.05  # the invisible joint has no peak
     with pytest.raises(ValueError, match=r"joints of shape \(17, 3\)"):
         codec.encode((joints[:3], (256, 192)))
+
+
+def test_instance_decode_of_a_large_painting_works_on_a_shrunk_copy():
+    h, w = 480, 640  # above work_size: candidates and NMS run on a nearest-shrunk copy, masks come back full size
+    masks = np.zeros((2, h, w), bool)
+    masks[0, 40:200, 40:300] = True
+    masks[1, 250:460, 350:620] = True
+    codec = InstanceCodec()
+    out, scores = codec.decode(_noisy(codec.encode(masks), 3))
+    assert out.shape[1:] == (h, w)
+    for t in out[:2]:
+        assert max((t & m).sum() / (t | m).sum() for m in masks) > 0.98  # only edge pixels may move
