@@ -78,14 +78,18 @@ class Vid2VidZeroPipeline:
         chunk_frames: int | None = 4,
     ):
         self.device, self.dtype = torch.device(device), resolve_dtype(dtype)
-        self.unet = unet.to(self.device, self.dtype).eval().requires_grad_(False)
-        self.vae = vae.to(self.device, self.dtype).eval().requires_grad_(False)
-        self.text_encoder = text_encoder.to(self.device, self.dtype).eval().requires_grad_(False)
+        self.unet, self.vae, self.text_encoder = (self._place(m) for m in (unet, vae, text_encoder))
         self.tokenizer, self.scheduler = tokenizer, scheduler
         self.state = VideoAttentionState()
         install_video_processors(unet, self.state, dense_block_idx, use_cross_frame, chunk_frames)
         self.scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.latent_scale = float(getattr(vae.config, "scaling_factor", 0.18215))
+
+    def _place(self, module):
+        """Frozen, in eval mode, on the pipeline device and dtype (cast only when needed: diffusers warns on casts)."""
+        if module.dtype != self.dtype:
+            module = module.to(dtype=self.dtype)
+        return module.to(self.device).eval().requires_grad_(False)
 
     @classmethod
     def from_pretrained(

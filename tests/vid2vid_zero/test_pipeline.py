@@ -155,3 +155,13 @@ def test_twenty_four_frames_run(pipe, small_cfg, clips_dir):
     )
     result = edit_clip(cfg, pipe, write=False)
     assert result.edits[cfg.prompts[0]].shape == (24, 3, 64, 64)
+
+
+def test_bfloat16_edit_runs(tiny_model_dir):
+    pipe = Vid2VidZeroPipeline.from_pretrained(tiny_model_dir, device="cpu", dtype="bfloat16")
+    assert pipe.unet.dtype == torch.bfloat16
+    latents = pipe.encode_video(torch.rand(2, 3, 64, 64))
+    inversion = pipe.invert(latents, "a car", num_steps=2)
+    assert latents.dtype == torch.bfloat16 and inversion.null_embeddings.dtype == torch.float32
+    edit = pipe.edit(inversion, "a car", "a bus", num_steps=2)
+    assert edit.shape == (2, 3, 64, 64) and torch.isfinite(edit).all()
