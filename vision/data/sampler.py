@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, Sampler, get_worker_info
 
 __all__ = ["EpochSampler", "SeededDataset"]
 
@@ -71,15 +71,21 @@ class SeededDataset(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> Any:
+    def _seed(self, index: int) -> None:
         sample_seed = ((self.seed * 1_000_003 + self.epoch) * 1_000_033 + index) % (2**63)
-        saved = torch.get_rng_state(), random.getstate(), np.random.get_state()
         torch.default_generator.manual_seed(sample_seed)
         random.seed(sample_seed)
         np.random.seed(sample_seed % (2**32))
+
+    def __getitem__(self, index: int) -> Any:
+        if get_worker_info() is not None:  # a loader worker's generators serve only the data: no need to restore
+            self._seed(index)
+            return self.dataset[index]
+        saved = torch.get_rng_state(), random.getstate(), np.random.get_state()
+        self._seed(index)
         try:
             return self.dataset[index]
-        finally:
+        finally:  # in the main process the training loop's own random streams must not move
             torch.set_rng_state(saved[0])
             random.setstate(saved[1])
             np.random.set_state(saved[2])

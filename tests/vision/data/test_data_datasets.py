@@ -135,3 +135,16 @@ def test_seeded_dataset_augments_by_index_and_restores_global_rng():
     assert torch.equal(ds[5][0], a[0])  # same sample, same augmentation, whatever came before
     ds.epoch = 1
     assert not torch.equal(ds[5][0], a[0])
+
+
+def test_worker_processes_augment_exactly_like_the_main_process():
+    from torch.utils.data import DataLoader
+
+    ds = SeededDataset(DigitsDataset("val", img_size=8, augment=True), seed=5)
+
+    def batches(workers: int) -> list[torch.Tensor]:
+        loader = DataLoader(ds, batch_size=40, sampler=EpochSampler(len(ds), seed=5), num_workers=workers)
+        return [images for images, _ in loader]
+
+    for a, b in zip(batches(0), batches(2), strict=True):
+        assert torch.equal(a, b)
