@@ -49,9 +49,11 @@ def _first_prev(x: torch.Tensor, num_frames: int) -> torch.Tensor:
 
 
 class Vid2VidAttnProcessor:
-    """One processor per attention layer: frame mixing (``frame_mode``) plus optional attention-map control.
+    """One processor per attention layer: frame mixing (``frame_mode``) plus the state's prompt-to-prompt control.
 
-    ``is_cross`` marks text cross-attention (``attn2``); ``place`` is ``down`` / ``mid`` / ``up``.
+    ``is_cross`` marks text cross-attention (``attn2``): its maps are built explicitly while the controller edits them.
+    Self-attention replacement swaps the source's queries and keys into the target, so self-attention always runs
+    through the fused kernel of :func:`vision.layers.attention.attention`.
     """
 
     def __init__(self, state: VideoAttentionState, frame_mode: str, is_cross: bool, chunk_frames: int | None = None):

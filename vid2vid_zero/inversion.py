@@ -58,7 +58,13 @@ def ddim_move(
 
 
 @torch.no_grad()
-def ddim_invert(unet_fn: UNetFn, latents: torch.Tensor, embedding: torch.Tensor, schedule: DDIMSchedule) -> list:
+def ddim_invert(
+    unet_fn: UNetFn,
+    latents: torch.Tensor,
+    embedding: torch.Tensor,
+    schedule: DDIMSchedule,
+    progress: Callable[[int], None] | None = None,
+) -> list:
     """Run DDIM backwards from clean ``latents``; returns ``[z_0, z_1, ..., z_T]`` (``z_T`` last)."""
     trajectory = [latents]
     steps = len(schedule.timesteps)
@@ -69,6 +75,8 @@ def ddim_invert(unet_fn: UNetFn, latents: torch.Tensor, embedding: torch.Tensor,
             latents, output, schedule.alpha(schedule.previous(i)), schedule.alpha(int(t)), schedule.prediction_type
         )
         trajectory.append(latents)
+        if progress is not None:
+            progress(steps - i - 1)
     return trajectory
 
 

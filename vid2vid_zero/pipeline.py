@@ -223,9 +223,13 @@ class Vid2VidZeroPipeline:
         schedule = DDIMSchedule.from_scheduler(self.scheduler, num_steps)
         empty, cond = self.encode_prompts(["", source_prompt]).split(1)
         fn = self._per_frame_fn()
-        trajectory = ddim_invert(fn, latents.to(self.device, self.dtype), empty, schedule)
-        if progress is not None:
-            progress("ddim inversion", num_steps, num_steps)
+        trajectory = ddim_invert(
+            fn,
+            latents.to(self.device, self.dtype),
+            empty,
+            schedule,
+            progress=None if progress is None else (lambda i: progress("ddim inversion", i + 1, num_steps)),
+        )
         null = None
         if use_null_inv:
             null = null_text_optimise(

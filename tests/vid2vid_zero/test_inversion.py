@@ -58,3 +58,11 @@ def test_null_text_reconstruction_returns_the_inverted_latents(pipe):
 def test_wrong_number_of_null_embeddings_raises(pipe):
     with pytest.raises(ValueError, match="null embeddings for 4 steps"):
         pipe.denoise(torch.randn(1, 4, 8, 8), ["a car"], torch.zeros(3, 77, 32), num_steps=4)
+
+
+def test_progress_reports_every_stage_step(pipe):
+    seen = []
+    inversion = pipe.invert(torch.randn(1, 4, 8, 8), "a car", num_steps=3, progress=lambda *a: seen.append(a))
+    pipe.edit(inversion, "a car", "a bus", num_steps=3, progress=lambda *a: seen.append(a))
+    for stage in ("ddim inversion", "null-text optimisation", "editing"):
+        assert [done for s, done, total in seen if s == stage] == [1, 2, 3]
