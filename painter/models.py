@@ -43,7 +43,7 @@ class Painter(InContextViT):
         visible = ((tgts * std + mean) * (1 - pixel_mask)).sum((1, 2, 3))  # (B,)
         keep = (visible >= self.blank_threshold).to(pred.dtype)[:, None, None, None]
         valid = keep if valid is None else valid * keep
-        return self._masked_loss(pred, tgts, mask, valid, eps=1e-2)
+        return self.masked_loss(pred, tgts, mask, valid, eps=1e-2)
 
     def export_state_dict(self, fmt: str = "official") -> dict[str, torch.Tensor]:
         """Weights in the official layout (``tools/convert_checkpoint.py --to official``)."""

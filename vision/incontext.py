@@ -414,11 +414,12 @@ class InContextViT(nn.Module):
         self, pred: torch.Tensor, tgts: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Smooth-L1 (``loss_beta``) averaged over masked pixels, weighted by ``valid``; ``mask`` is ``(B|1, L)``."""
-        return self._masked_loss(pred, tgts, mask, valid, eps=0.0)
+        return self.masked_loss(pred, tgts, mask, valid, eps=0.0)
 
-    def _masked_loss(
+    def masked_loss(
         self, pred: torch.Tensor, tgts: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor | None, eps: float
     ) -> torch.Tensor:
+        """``sum(smooth_l1 * w) / (sum(w) + eps)`` with ``w`` = masked pixels times ``valid`` (the official rule)."""
         weight = self.unpatchify(mask[:, :, None].expand(-1, -1, self.patch_size**2 * 3).to(pred.dtype))
         weight = weight.expand_as(pred) if valid is None else weight * valid  # (B, 3, H, W), a (1, L) mask broadcast
         loss = F.smooth_l1_loss(pred, tgts, reduction="none", beta=self.loss_beta)
