@@ -68,3 +68,10 @@ def test_real_clip_round_trip(model, data_dir, tmp_path):
     assert len(list(read_frames(out))) == 3
     with pytest.raises(FileNotFoundError, match="video not found"):
         next(read_frames(tmp_path / "missing.mp4"))
+
+
+def test_non_video_file_is_named(tmp_path):
+    junk = tmp_path / "clip.mp4"
+    junk.write_text("not a video")
+    with pytest.raises(ValueError, match="not a readable video"):
+        next(read_frames(junk))
