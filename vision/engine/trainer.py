@@ -81,7 +81,10 @@ class Trainer:
                 raise ConfigError(f"train.grad_checkpointing: {type(model).__name__} has no set_grad_checkpointing()")
             model.set_grad_checkpointing(True)
         if tr["freeze"]:
-            freeze_parameters(model, tr["freeze"])
+            try:
+                freeze_parameters(model, tr["freeze"])
+            except ValueError as err:
+                raise ConfigError(f"train.{err}") from err
         model.to(device)
         self.ema = ModelEma(model, spec["ema"]["decay"]) if spec["ema"] else None
         self.strategy = dist["strategy"]
@@ -91,8 +94,10 @@ class Trainer:
         if tr["compile"]:
             backend = tr["compile"] if isinstance(tr["compile"], str) else "inductor"
             self.forward_model = torch.compile(self.model, backend=backend)
-        opt = dict(spec["optimizer"])
-        self.optimizer = build_optimizer(self.module, **opt)
+        try:
+            self.optimizer = build_optimizer(self.module, **spec["optimizer"])
+        except ValueError as err:
+            raise ConfigError(str(err) if str(err).startswith("optimizer") else f"optimizer: {err}") from err
 
         self.criterion = build(spec["criterion"], "criterion") if spec["criterion"] else None
         if isinstance(self.criterion, nn.Module):

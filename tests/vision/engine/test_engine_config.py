@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import torch
 from engine_helpers import tiny_config, write_config
 
 from vision.config import ConfigError
@@ -84,3 +85,37 @@ def test_build_errors_are_named():
     cfg = _with("model.embed_dim", 15)  # not divisible by num_heads=2: the ViT refuses it at build time
     with pytest.raises(ConfigError, match=r"^model: "):
         Trainer(cfg, work_dir="unused")
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"train": {"freeze": ["patch_embd"]}}, r"^train\.freeze: no parameter name starts with 'patch_embd'"),
+        (
+            {
+                "model": {"type": "torch.nn.Linear", "in_features": 64, "out_features": 10},
+                "optimizer": {"layer_decay": 0.5},
+            },
+            r"^optimizer\.layer_decay needs model\.layer_id",
+        ),
+    ],
+)
+def test_model_dependent_errors_name_the_key(section, message):
+    from vision.engine import Trainer
+
+    cfg = tiny_config()
+    for key, value in section.items():
+        cfg[key] = {**cfg[key], **value} if key != "model" else value
+    with pytest.raises(ConfigError, match=message):
+        Trainer(cfg, work_dir="unused")
+
+
+def test_deterministic_flag():
+    from vision.engine import Trainer
+
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        Trainer({**tiny_config(), "deterministic": True}, work_dir="unused")
+        assert torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before)
