@@ -77,6 +77,10 @@ def test_train_tool_reports_error_before_any_work(tmp_path, capsys):
     assert main([str(cfg), "--work-dir", str(work_dir)]) == 2
     assert "error: train.grad_clipp: unknown key; did you mean 'grad_clip'?" in capsys.readouterr().err
     assert not work_dir.exists()
+    good = write_config(tmp_path / "good.py", tiny_config())
+    assert main([str(good), "--work-dir", str(work_dir), "--cfg-options", "optimizer.lr=-1"]) == 2
+    assert "error: optimizer.lr: expected a number > 0, got -1" in capsys.readouterr().err
+    assert not work_dir.exists()
 
 
 def test_build_errors_are_named():
