@@ -48,6 +48,8 @@ def evaluate_checkpoint(
     The loader is ``test_dataloader`` (``val_dataloader`` when absent); the evaluator defaults to top-1/top-5.
     """
     spec = resolve_config(cfg, mode="test")
+    if spec["train"]["threads"] is not None:  # the training run's setting, so the numbers match it
+        torch.set_num_threads(spec["train"]["threads"])
     dist = spec["dist"]
     ctx = ctx or setup_distributed(spec["train"]["device"], dist["backend"], dist["timeout_s"])
     model = build_model(spec["model"])

@@ -70,6 +70,8 @@ class Trainer:
         if spec["deterministic"]:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
+        if tr["threads"] is not None:
+            torch.set_num_threads(tr["threads"])
         dist = spec["dist"]
         self.ctx = ctx or setup_distributed(tr["device"], dist["backend"], dist["timeout_s"])
         device = self.ctx.device

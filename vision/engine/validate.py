@@ -60,6 +60,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "freeze": STR_LIST,
         "batch_transform": OPT_TYPED,
         "device": Field(None, lambda v: v is None or isinstance(v, str), "None or a device string"),
+        "threads": _int(1, none=True),
     },
     "optimizer": {
         "type": Field("adamw", lambda v: isinstance(v, str) or callable(v), "'adamw', 'lamb', 'sgd' or a class"),

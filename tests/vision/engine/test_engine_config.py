@@ -123,3 +123,16 @@ def test_deterministic_flag():
         assert torch.are_deterministic_algorithms_enabled()
     finally:
         torch.use_deterministic_algorithms(before)
+
+
+def test_threads_setting():
+    from vision.engine import Trainer
+
+    before = torch.get_num_threads()
+    try:
+        Trainer(tiny_config(train=dict(max_steps=8, threads=1)), work_dir="unused")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ConfigError, match=r"^train\.threads: expected an int >= 1, got 0"):
+        resolve_config(tiny_config(train=dict(threads=0)))
