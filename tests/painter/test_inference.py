@@ -19,19 +19,19 @@ def model():
 
 @pytest.fixture(scope="module")
 def nyu(data_dir):
-    rgb = np.array(Image.open(data_dir / "painter/depth/nyud2_rgb.png").convert("RGB"))[::4, ::4]
-    depth = np.array(Image.open(data_dir / "painter/depth/nyud2_depth.png")).astype(np.float64)[::4, ::4]
+    rgb = np.array(Image.open(data_dir / "painter/depth/nyud2_rgb.png").convert("RGB"))[::8, ::8]
+    depth = np.array(Image.open(data_dir / "painter/depth/nyud2_depth.png")).astype(np.float64)[::8, ::8]
     return np.ascontiguousarray(rgb), np.ascontiguousarray(depth)
 
 
 def test_paint_is_deterministic_and_sized_like_the_query(model, nyu):
     rgb, depth = nyu
-    query = np.ascontiguousarray(rgb[:80, :90])
+    query = np.ascontiguousarray(rgb[:40, :45])
     a = paint(model, query, rgb, rgb)
-    assert a.shape == (80, 90, 3) and a.dtype == np.uint8
+    assert a.shape == (40, 45, 3) and a.dtype == np.uint8
     np.testing.assert_array_equal(a, paint(model, query, rgb, rgb))
     with pytest.raises(ValueError, match="must be the same size"):
-        paint(model, query, rgb, rgb[:50])
+        paint(model, query, rgb, rgb[:30])
     with pytest.raises(ValueError, match="not a readable image"):
         paint(model, "/nonexistent.png", rgb, rgb)
 
@@ -40,10 +40,10 @@ def test_every_task_decodes(model, nyu):
     rgb, depth = nyu
     h, w = rgb.shape[:2]
     labels = np.zeros((h, w), np.int64)
-    labels[10:50, 20:80] = 7
+    labels[10:30, 20:50] = 7
     masks = np.zeros((2, h, w), bool)
-    masks[0, 5:40, 5:40] = True
-    masks[1, 60:100, 70:130] = True
+    masks[0, 5:25, 5:25] = True
+    masks[1, 30:50, 35:65] = True
     category = np.where(masks[0], 1, np.where(masks[1], 18, 100))
     joints = np.stack([np.linspace(10, w - 10, 17), np.full(17, h / 2), np.ones(17)], axis=1)
     prompts = {
