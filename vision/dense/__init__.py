@@ -1,5 +1,7 @@
-"""Dense prediction on the EVA-02 backbone: the ViTDet backbone and pyramid, checkpoint conversion, COCO evaluation,
-and the mmdet glue (``mmdet_registration``, ``mmcv_compat``), which is imported only when asked for.
+"""Dense prediction on the EVA-02 backbone.
 
-mmdet / mmcv are the optional ``det`` extra: nothing imported by ``import vision.dense`` needs them.
+``vitdet`` (ViTDet backbone + simple feature pyramid), ``segmentation`` (UperNet backbone), ``convert`` (official
+p14to16 conversion, checkpoint filter), ``coco_eval`` (pycocotools AP), ``layer_decay``, ``runner`` (train / test
+configs/det), ``benchmark`` (suite 'det'); the mmdet / mmseg glue (``mmdet_registration``, ``mmseg_registration``,
+``mmcv_compat``) is imported only by configs that need it. mmdet, mmseg and mmcv are the optional ``det`` extra.
 """

@@ -64,17 +64,20 @@ def convert_p14_to_p16(
 
 
 def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module) -> StateDict:
-    """Map an EVA-02 pre-trained (or ViTDet fine-tuned) state dict onto :class:`~vision.dense.vitdet.EVA02ViTDet`.
+    """Map an EVA-02 pre-trained (or fine-tuned) state dict onto a dense-prediction backbone.
 
-    Strips wrapper prefixes, drops the class token, MIM / classification heads and RoPE buffers, refuses a patch
-    kernel of another size (convert it first), and resizes a position embedding stored for another grid.
+    Works for :class:`~vision.dense.vitdet.EVA02ViTDet` and :class:`~vision.dense.segmentation.EVA02SegBackbone`:
+    strips wrapper prefixes, drops pre-training parts the model lacks (class token for ViTDet, MIM / classification
+    heads, RoPE buffers), refuses a patch kernel of another size (convert it first), and resizes a position
+    embedding stored for another grid.
     """
+    model_keys = set(model.state_dict())
     out: StateDict = {}
     for key, value in state_dict.items():
         for prefix in _PREFIXES:
             if key.startswith(prefix):
                 key = key[len(prefix) :]
-        if key.startswith(_DROP) or any(part in key for part in _DROP_INNER):
+        if key not in model_keys and (key.startswith(_DROP) or any(part in key for part in _DROP_INNER)):
             continue
         out[key] = value
     kernel = out.get("patch_embed.proj.weight")
@@ -89,13 +92,18 @@ def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module) -> StateDict:
     pos = out.get("pos_embed")
     if pos is not None and getattr(model, "pos_embed", None) is not None:
         pos = pos if pos.ndim == 3 else pos.unsqueeze(0)
-        prefix = int(model.pretrain_use_cls_token)
+        prefix = model.pos_embed.shape[1] - math.prod(_model_pos_grid(model))
         if pos.shape[1] != model.pos_embed.shape[1]:
             pos = resample_abs_pos_embed(
-                pos, model.pretrain_grid, old_size=_pos_grid(pos, prefix), num_prefix_tokens=prefix
+                pos, _model_pos_grid(model), old_size=_pos_grid(pos, prefix), num_prefix_tokens=prefix
             )
         out["pos_embed"] = pos
     return out
+
+
+def _model_pos_grid(model: nn.Module) -> tuple[int, int]:
+    """The grid the model stores position embeddings for (ViTDet: the pre-training grid; others: their own)."""
+    return tuple(getattr(model, "pretrain_grid", model.patch_embed.grid_size))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,8 +6,7 @@ mmdet's modules and adds:
 
 * ``EVA02ViTDet`` (backbone) and ``SimpleFeaturePyramid`` (neck) to ``MODELS``, and ``LN2d`` (channel LayerNorm,
   for the ViTDet box and mask heads' ``norm_cfg``);
-* ``LayerDecayOptimWrapperConstructor``: the official ``get_vit_lr_decay_rate`` rule, lr x ``rate ** (L + 1 - id)``
-  with id 0 for the embeddings, i + 1 for block i and L + 1 for everything outside the ViT;
+* ``LayerDecayOptimWrapperConstructor`` (:mod:`vision.dense.layer_decay`): the official layer-wise lr decay;
 * ``ShijieCocoMetric``: COCO bbox / segm AP through :mod:`vision.dense.coco_eval`.
 """
 
@@ -16,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch.nn as nn
-
 from vision.dense import mmcv_compat
+from vision.dense.layer_decay import LayerDecayOptimWrapperConstructor
 from vision.dense.vitdet import EVA02ViTDet, LayerNorm2d, SimpleFeaturePyramid
 
 mmcv_compat.install()
@@ -26,33 +24,8 @@ mmcv_compat.install()
 from mmdet.registry import METRICS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 from mmengine.evaluator import BaseMetric  # noqa: E402
-from mmengine.optim import DefaultOptimWrapperConstructor  # noqa: E402
 
-__all__ = ["LayerDecayOptimWrapperConstructor", "ShijieCocoMetric", "register"]
-
-
-class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """Layer-wise lr decay for a detector whose ``backbone`` has ``blocks`` and ``layer_id(name)``.
-
-    ``paramwise_cfg=dict(layer_decay_rate=0.7)`` (EVA-02-B; 0.8 for L). Every parameter keeps the base weight decay,
-    as in the official EVA-02 detection configs (``weight_decay_norm=None``, no overrides).
-    """
-
-    def add_params(self, params: list[dict], module: nn.Module, prefix: str = "", is_dcn_module: Any = None) -> None:
-        rate = float(self.paramwise_cfg.get("layer_decay_rate", 1.0))
-        backbone = module.backbone
-        if not hasattr(backbone, "layer_id"):
-            raise TypeError(f"layer decay needs a backbone with layer_id(); {type(backbone).__name__} has none")
-        num_layers = len(backbone.blocks)
-        groups: dict[int, list[nn.Parameter]] = {}
-        for name, param in module.named_parameters():
-            if not param.requires_grad:
-                continue
-            layer = backbone.layer_id(name[9:]) if name.startswith("backbone.") else num_layers + 1
-            groups.setdefault(layer, []).append(param)
-        for layer, group in sorted(groups.items()):
-            scale = rate ** (num_layers + 1 - layer)
-            params.append({"params": group, "lr": self.base_lr * scale, "weight_decay": self.base_wd})
+__all__ = ["ShijieCocoMetric", "register"]
 
 
 class ShijieCocoMetric(BaseMetric):

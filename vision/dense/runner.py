@@ -1,4 +1,5 @@
-"""Train and test the mmdet detection configs in ``configs/det/`` with mmengine's runner.
+"""Train and test the dense-prediction configs in ``configs/det/`` (mmdet detectors, mmseg UperNet) with mmengine's
+runner. Each config's ``custom_imports`` registers our modules (and the mmcv compat ops) when it is loaded.
 
 ``python -m vision.dense.runner train CONFIG [--work-dir D] [--data-root R] [--cfg-options k=v ...]``
 ``python -m vision.dense.runner test CONFIG --checkpoint C [--data-root R] [--trust-checkpoint]``
@@ -17,21 +18,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RUN_MARKER", "load_det_config", "run_test", "run_train"]
+__all__ = ["RUN_MARKER", "load_dense_config", "run_test", "run_train"]
 
 RUN_MARKER = "shijie_run.json"
 _LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 _EVALUATORS = ("val_evaluator", "test_evaluator")
 
 
-def load_det_config(
+def load_dense_config(
     path: str | Path,
     cfg_options: Sequence[str] | None = None,
     data_root: str | Path | None = None,
     work_dir: str | Path | None = None,
 ):
-    """The mmengine Config of a detection config, with overrides applied and mmdet registered."""
-    import vision.dense.mmdet_registration  # noqa: F401  (compat ops, our modules, mmdet's registries)
+    """The mmengine Config of a dense config, with overrides applied (loading it registers mmdet / mmseg)."""
     from vision.config import load_config
 
     cfg = load_config(str(path), list(cfg_options or ()))
@@ -81,16 +81,16 @@ def run_test(cfg, checkpoint: str | Path, trust_checkpoint: bool = False) -> dic
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="train / test an EVA-02 ViTDet detector (mmdet 3.3)")
+    parser = argparse.ArgumentParser(description="train / test an EVA-02 detector (mmdet 3.3) or segmentor (mmseg 1.2)")
     parser.add_argument("mode", choices=("train", "test"))
     parser.add_argument("config")
     parser.add_argument("--work-dir")
-    parser.add_argument("--data-root", help="COCO folder with annotations/ and the image folders")
+    parser.add_argument("--data-root", help="dataset folder (COCO: annotations/ and the image folders)")
     parser.add_argument("--checkpoint", help="weights to test")
     parser.add_argument("--trust-checkpoint", action="store_true", help="unpickle a checkpoint you trust in full")
     parser.add_argument("--cfg-options", nargs="+", default=[], help="overrides like optim_wrapper.optimizer.lr=1e-4")
     args = parser.parse_args(argv)
-    cfg = load_det_config(args.config, args.cfg_options, args.data_root, args.work_dir)
+    cfg = load_dense_config(args.config, args.cfg_options, args.data_root, args.work_dir)
     if args.mode == "train":
         run_train(cfg)
     else:
