@@ -108,3 +108,26 @@ def test_ade20k_configs_carry_the_paper_recipe() -> None:
     large = load_dense_config(CONFIGS / "upernet_eva02_l_ade20k_512.py")
     assert large.model.backbone.out_indices == (7, 11, 15, 23) and large.optim_wrapper.optimizer.lr == 4e-5
     assert large.param_scheduler[1].end == 80000 and large.model.decode_head.channels == 1024
+
+
+def test_seg_layer_decay_exempts_biases_norms_and_embeddings_from_weight_decay() -> None:
+    from vision.dense.layer_decay import LayerDecayOptimWrapperConstructor
+
+    model = torch.nn.Module()
+    model.backbone = EVA02SegBackbone(**TINY)
+    model.head = torch.nn.Linear(4, 2)
+    ctor = LayerDecayOptimWrapperConstructor(
+        dict(optimizer=dict(type="AdamW", lr=1.0, weight_decay=0.05)),
+        dict(layer_decay_rate=0.9, skip_decay_1d=True),
+    )
+    groups = ctor(model).optimizer.param_groups
+    wd_of = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    bb = model.backbone
+    assert (
+        wd_of[id(bb.pos_embed)] == 0.0
+        and wd_of[id(bb.cls_token)] == 0.0
+        and wd_of[id(bb.blocks[0].norm1.weight)] == 0.0
+    )
+    assert wd_of[id(bb.blocks[0].attn.q_proj.weight)] == 0.05 and wd_of[id(model.head.weight)] == 0.05
+    assert lr_of[id(bb.cls_token)] == pytest.approx(0.9**5) and lr_of[id(bb.fpn2.weight)] == 1.0
