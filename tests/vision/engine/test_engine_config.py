@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -136,3 +137,31 @@ def test_threads_setting():
         torch.set_num_threads(before)
     with pytest.raises(ConfigError, match=r"^train\.threads: expected an int >= 1, got 0"):
         resolve_config(tiny_config(train=dict(threads=0)))
+
+
+def test_imagenet_base_builds_a_loader(tmp_path):
+    """configs/_base_/datasets/imagenet.py with its roots pointed at a small real folder yields EVA-sized batches."""
+    import numpy as np
+    from PIL import Image
+
+    from vision.config import load_config
+    from vision.engine.build import build_loader
+    from vision.engine.dist import DistContext
+
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            pixels = np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / split / cls / "0.png")
+    base = Path(__file__).resolve().parents[3] / "configs" / "_base_" / "datasets" / "imagenet.py"
+    cfg_file = tmp_path / "cfg.py"
+    cfg_file.write_text(f"_base_ = [{str(base)!r}]\nmodel = dict(type='torch.nn.Identity')\n")
+    options = []
+    for split in ("train", "val"):
+        key = f"{split}_dataloader"
+        options += [f"{key}.dataset.root={tmp_path / split}", f"{key}.num_workers=0", f"{key}.batch_size=2"]
+    spec = resolve_config(load_config(cfg_file, options), mode="test")
+    for key, train in (("train_dataloader", True), ("val_dataloader", False)):
+        loader, _ = build_loader(spec[key], key, DistContext(), train=train, seed=0)
+        images, labels = next(iter(loader))
+        assert images.shape == (2, 3, 224, 224) and sorted(labels.tolist()) == [0, 1]
