@@ -81,7 +81,7 @@ class Vid2VidZeroPipeline:
         self.unet, self.vae, self.text_encoder = (self._place(m) for m in (unet, vae, text_encoder))
         self.tokenizer, self.scheduler = tokenizer, scheduler
         self.state = VideoAttentionState()
-        install_video_processors(unet, self.state, dense_block_idx, use_cross_frame, chunk_frames)
+        install_video_processors(self.unet, self.state, dense_block_idx, use_cross_frame, chunk_frames)
         self.scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.latent_scale = float(getattr(vae.config, "scaling_factor", 0.18215))
 
