@@ -21,7 +21,7 @@ from eva_clip.convert import checkpoint_filter_fn
 from eva_clip.text import TextTransformer
 from vision import PretrainedCfg, VisionTransformer, register_model, register_pretrained
 
-__all__ = ["EVACLIP", "OFFICIAL_NAMES", "MODEL_CFGS"]
+__all__ = ["EVACLIP", "MODEL_CFGS", "OFFICIAL_NAMES", "build_eva_clip"]
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -185,23 +185,25 @@ OFFICIAL_NAMES: dict[str, str] = {
 }
 
 
-def _build(name: str, **kwargs: Any) -> EVACLIP:
-    """Build ``name`` from its config; ``embed_dim``, ``vision_cfg``/``text_cfg`` dicts and timm-named vision
-    arguments (``img_size``, ``drop_path_rate``, ``patch_drop_rate``, ...) override it."""
+def build_eva_clip(name: str, cls: type[EVACLIP] = EVACLIP, cls_kwargs: dict[str, Any] | None = None, **kwargs: Any):
+    """Build the registered config ``name`` as ``cls``. ``embed_dim``, ``vision_cfg``/``text_cfg`` dicts,
+    ``init_logit_scale``/``mean``/``std`` and timm-named vision arguments (``img_size``, ``drop_path_rate``,
+    ``patch_drop_rate``, ...) override the config."""
+    if name not in MODEL_CFGS:
+        raise KeyError(f"unknown EVA-CLIP model {name!r}; choose one of {', '.join(MODEL_CFGS)}")
     embed_dim, vision_cfg, text_cfg = MODEL_CFGS[name]
     embed_dim = kwargs.pop("embed_dim", embed_dim)
     vision_cfg = {**vision_cfg, **kwargs.pop("vision_cfg", {})}
     text_cfg = {**text_cfg, **kwargs.pop("text_cfg", {})}
-    clip_keys = {"init_logit_scale", "mean", "std"}
-    clip_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in clip_keys}
+    clip_kwargs = {k: kwargs.pop(k) for k in ("init_logit_scale", "mean", "std") if k in kwargs}
     vision_cfg.update(kwargs)
-    return EVACLIP(embed_dim, vision_cfg, text_cfg, **clip_kwargs)
+    return cls(embed_dim, vision_cfg, text_cfg, **clip_kwargs, **(cls_kwargs or {}))
 
 
 def _register(name: str) -> None:
     def builder(pretrained: bool = False, **kwargs: Any) -> EVACLIP:
         # ``pretrained`` is resolved and loaded by vision.create_model.
-        return _build(name, **kwargs)
+        return build_eva_clip(name, **kwargs)
 
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = f"EVA-CLIP {next(k for k, v in OFFICIAL_NAMES.items() if v == name)} (registered as {name})."
