@@ -49,7 +49,7 @@ def v4_model(v4: dict) -> torch.nn.Module:
     return model
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_clip():
     """Factory for :func:`tiny_clip` (seeded, eval mode)."""
 
