@@ -1,4 +1,4 @@
-"""Test set-up shared by every package: offline hubs, fixed threads, and the ../shared folder."""
+"""Test set-up shared by every package: offline hubs and the ../shared folder."""
 
 from __future__ import annotations
 
