@@ -145,11 +145,12 @@ MODEL_CFGS: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {
         _BIGE,
         _TEXT_BIGG,
     ),
-    # EVA-CLIP-8B / 18B: RMSNorm, post-norm, no q/v bias (EVA-CLIP-18B paper, table 1 and the released configs).
+    # EVA-CLIP-8B / 18B: RMSNorm, post-norm, no q/v bias; MLP 5x wide, which gives the published tower sizes
+    # (EVA-8B 7.5B, EVA-18B 17.5B parameters; EVA-CLIP-18B model card).
     "eva_clip_8b_patch14_224": (
         1280,
         dict(
-            img_size=224, patch_size=14, embed_dim=4096, depth=32, num_heads=32, mlp_ratio=4.0,
+            img_size=224, patch_size=14, embed_dim=4096, depth=32, num_heads=32, mlp_ratio=5.0,
             qkv_bias=False, post_norm=True, norm_layer="rmsnorm",
         ),
         _TEXT_BIGG,
@@ -157,7 +158,7 @@ MODEL_CFGS: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {
     "eva_clip_18b_patch14_224": (
         1536,
         dict(
-            img_size=224, patch_size=14, embed_dim=5120, depth=48, num_heads=40, mlp_ratio=4.0,
+            img_size=224, patch_size=14, embed_dim=5120, depth=48, num_heads=40, mlp_ratio=5.0,
             qkv_bias=False, post_norm=True, norm_layer="rmsnorm",
         ),
         _TEXT_BIGG,
