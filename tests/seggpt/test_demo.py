@@ -103,3 +103,15 @@ def test_demo_in_headless_chromium(tiny, hmbb):
         page.locator("#segment").click()
         status.get_by_text("Error").wait_for()
         assert "prompt 2" in status.inner_text() and "same size" in status.inner_text()
+
+
+def test_cli_refuses_a_painter_checkpoint(capsys, tmp_path):
+    import vision
+    from vision.checkpoint import save_state_dict
+
+    painter = vision.create_model("painter_vit_test_patch16_input128x64")
+    path = tmp_path / "painter.safetensors"
+    save_state_dict({k: v.contiguous() for k, v in painter.state_dict().items()}, path)
+    assert main(["--checkpoint", str(path), "--model", "seggpt_vit_test_patch16_input128x64"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load" in err and "painter" in err.lower()
