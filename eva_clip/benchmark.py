@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> None:
     text = tokenize(_captions(args.text_batch))
 
     with torch.inference_mode():
-        d_img = (ours.encode_image(image) - peer.encode_image(image)).abs().max().item()
-        d_txt = (ours.encode_text(text) - peer.encode_text(text)).abs().max().item()
+        ref_img, ref_txt = peer.encode_image(image), peer.encode_text(text)
+        d_img = ((ours.encode_image(image) - ref_img).abs().max() / ref_img.abs().max()).item()
+        d_txt = ((ours.encode_text(text) - ref_txt).abs().max() / ref_txt.abs().max()).item()
 
         def timed(kind: str) -> dict[str, float]:
             if kind == "image":
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> None:
         f"suite clip | ours {args.model} vs open_clip {args.peer} | fp32 | threads {args.threads} | "
         f"image batch {args.image_batch} at {size[0]}x{size[1]} | text batch {args.text_batch} (CLIP templates)"
     )
-    print(f"same weights: max |ours - open_clip| image features {d_img:.2e}, text features {d_txt:.2e}")
+    print(f"same weights: max |ours - open_clip| / max |open_clip|: image {d_img:.2e}, text {d_txt:.2e}")
     print(f"{'encode':<8}{'impl':<11}{'items/s':>10}{'ms/batch':>11}")
     batch = {"image": args.image_batch, "text": args.text_batch}
     for kind, seconds in results.items():
