@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
 from PIL import Image
 from torch.utils.data import Dataset
 
@@ -32,7 +31,6 @@ from vision.data.image_loader import CorruptImageError, load_image
 
 __all__ = [
     "OFFICIAL_TASK_WEIGHTS",
-    "LossOnly",
     "PainterPairDataset",
     "block_mask",
     "discover_painter_pairs",
@@ -303,25 +301,3 @@ class PainterPairDataset(Dataset):
         else:
             mask = block_mask(self.grid, self.num_mask_patches, rng, self.min_block, self.max_block)
         return {"imgs": imgs, "tgts": tgts, "bool_masked_pos": torch.from_numpy(mask.reshape(-1)), "valid": valid}
-
-
-class LossOnly(nn.Module):
-    """The engine's training contract for Painter: ``forward(**batch) -> {"loss": loss}``.
-
-    ``Painter.forward`` returns the official ``(loss, pred, mask)``; the trainer wants the loss alone. Layer ids
-    and no-decay names pass through (with the ``model.`` prefix), so layer-wise lr decay works unchanged.
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, **batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        loss, _, _ = self.model(**batch)
-        return {"loss": loss}
-
-    def layer_id(self, name: str) -> int:
-        return self.model.layer_id(name.removeprefix("model."))
-
-    def no_weight_decay(self) -> set[str]:
-        return {f"model.{n}" for n in self.model.no_weight_decay()}

@@ -31,7 +31,6 @@ from typing import Protocol
 
 import numpy as np
 import torch
-import torch.nn as nn
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
@@ -44,7 +43,6 @@ __all__ = [
     "Example",
     "FolderSource",
     "InContextSegDataset",
-    "LossOnly",
     "colorize",
     "discover_pairs",
     "load_mask",
@@ -404,29 +402,3 @@ class InContextSegDataset(Dataset):
             "valid": torch.ones_like(tgts),
             "seg_type": torch.tensor([float(source.seg_type)]),
         }
-
-
-class LossOnly(nn.Module):
-    """The engine's training contract for an in-context model: ``forward(**batch) -> {"loss": loss}``.
-
-    SegGPT's ``forward`` returns the official ``(loss, pred, mask)``; the trainer wants the loss alone. Layer ids
-    and no-decay names pass through (with the ``model.`` prefix), so layer-wise lr decay works unchanged, and
-    ``predict`` passes through, so a trained wrapper evaluates with :class:`seggpt.evaluate.FewShotSegEvaluator`.
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, **batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        loss, _, _ = self.model(**batch)
-        return {"loss": loss}
-
-    def layer_id(self, name: str) -> int:
-        return self.model.layer_id(name.removeprefix("model."))
-
-    def no_weight_decay(self) -> set[str]:
-        return {f"model.{n}" for n in self.model.no_weight_decay()}
-
-    def predict(self, *args, **kwargs) -> torch.Tensor:
-        return self.model.predict(*args, **kwargs)

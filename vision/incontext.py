@@ -32,6 +32,7 @@ from vision.layers.rel_pos import decomposed_rel_pos_bias, resize_rel_pos
 
 __all__ = [
     "AttnMix",
+    "LossOnly",
     "InContextBlock",
     "InContextViT",
     "LayerNorm2d",
@@ -465,3 +466,29 @@ def adapt_state_dict(state_dict: dict[str, torch.Tensor], model: InContextViT) -
             if value.ndim == 2 and value.shape[0] != length:
                 out[key] = resize_rel_pos(value.float(), length).to(value.dtype)
     return out
+
+
+class LossOnly(nn.Module):
+    """The engine's training contract for an in-context model: ``forward(**batch) -> {"loss": loss}``.
+
+    Painter's and SegGPT's ``forward`` return the official ``(loss, pred, mask)``; the trainer wants the loss alone.
+    Layer ids and no-decay names pass through (with the ``model.`` prefix) so layer-wise lr decay works unchanged,
+    and ``predict`` passes through so a trained wrapper evaluates like the bare model.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, **batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        loss, _, _ = self.model(**batch)
+        return {"loss": loss}
+
+    def layer_id(self, name: str) -> int:
+        return self.model.layer_id(name.removeprefix("model."))
+
+    def no_weight_decay(self) -> set[str]:
+        return {f"model.{n}" for n in self.model.no_weight_decay()}
+
+    def predict(self, *args, **kwargs) -> torch.Tensor:
+        return self.model.predict(*args, **kwargs)

@@ -15,7 +15,7 @@ README), read from ``../shared`` and never copied. Nothing here says anything ab
 _base_ = ["../_base_/default_runtime.py", "../_base_/schedules/adamw_cosine.py"]
 
 model = dict(
-    type="painter.data.LossOnly",
+    type="vision.incontext.LossOnly",
     model=dict(
         type="vision.create_model",
         name="painter_vit_test_patch16_input128x64",

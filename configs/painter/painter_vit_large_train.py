@@ -39,7 +39,7 @@ _lists = [
 ]
 
 model = dict(
-    type="painter.data.LossOnly",
+    type="vision.incontext.LossOnly",
     model=dict(type="vision.create_model", name="painter_vit_large_patch16_input896x448", drop_path_rate=0.1),
 )
 train_dataloader = dict(

@@ -18,7 +18,7 @@ _data = "../shared/data"
 # A 6-block, width-64 SegGPT on a 128x64 canvas (64x64 per image): streams merge after block 2 as in the
 # released model, features of blocks 3 and 5 feed the decoder.
 model = dict(
-    type="seggpt.data.LossOnly",
+    type="vision.incontext.LossOnly",
     model=dict(
         type="vision.create_model",
         name="seggpt_vit_test_patch16_input128x64",

@@ -27,7 +27,7 @@ _base_ = ["../_base_/default_runtime.py", "../_base_/schedules/adamw_cosine.py"]
 _coco = "datasets/coco"
 
 model = dict(
-    type="seggpt.data.LossOnly",
+    type="vision.incontext.LossOnly",
     model=dict(type="vision.create_model", name="seggpt_vit_large_patch16_input896x448", drop_path_rate=0.1),
 )
 train_dataloader = dict(
