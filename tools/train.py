@@ -1,8 +1,11 @@
 """Train a model from a config, on one process or under ``torchrun --nproc-per-node N``.
 
-python tools/train.py configs/quickstart/eva02_digits.py
+python tools/train.py configs/quickstart/eva02_tiny_digits.py
 python tools/train.py CONFIG --work-dir DIR --resume            # continue from DIR's latest checkpoint
 python tools/train.py CONFIG --amp bf16 --cfg-options optimizer.lr=1e-3 train.max_epochs=5
+
+Detection and segmentation configs (``default_scope`` mmdet or mmseg, in configs/det/) run through mmengine's runner
+(vision.dense.runner) with the same command.
 """
 
 from __future__ import annotations
@@ -26,7 +29,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision (overrides train.amp)")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
+    parser.add_argument("--data-root", help="mmdet/mmseg only: the COCO-style data folder every loader reads")
     return parser.parse_args(argv)
+
+
+def _train_dense(args: argparse.Namespace, work_dir: str) -> int:
+    """mmdet / mmseg configs train with mmengine's runner; --resume maps onto its resume."""
+    from vision.dense.runner import load_dense_config, run_train
+
+    if args.amp:
+        raise SystemExit("error: --amp does not apply to mmdet/mmseg configs; set optim_wrapper.type='AmpOptimWrapper'")
+    cfg = load_dense_config(args.config, args.cfg_options, data_root=args.data_root, work_dir=work_dir)
+    if args.resume is not None:
+        cfg.resume = True
+        if args.resume is not True:
+            cfg.load_from = str(args.resume)
+    run_train(cfg)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, args.cfg_options)
         work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(args.config).stem)
+        if cfg.get("default_scope") in ("mmdet", "mmseg"):
+            return _train_dense(args, work_dir)
+        if args.data_root:
+            raise ConfigError("--data-root applies to mmdet/mmseg configs only; set the dataset path in the config")
         trainer = Trainer(cfg, work_dir=work_dir, resume=args.resume, amp=args.amp)
         trainer.fit()
     except (ConfigError, FileNotFoundError, NonFiniteLossError) as err:
