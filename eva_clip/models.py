@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from eva_clip.convert import checkpoint_filter_fn
+from eva_clip.convert import checkpoint_filter_fn, export_state_dict
 from eva_clip.text import TextTransformer
 from vision import PretrainedCfg, VisionTransformer, register_model, register_pretrained
 
@@ -55,6 +55,10 @@ class EVACLIP(nn.Module):
         self.image_size = tuple(self.visual.patch_embed.img_size)
         self.mean, self.std = tuple(mean), tuple(std)
         self.context_length = self.text.context_length
+
+    def export_state_dict(self, fmt: str = "official") -> dict[str, torch.Tensor]:
+        """Weights as an official EVA-CLIP ``.pt`` dict (``'official'``) or open_clip's layout (``'open_clip'``)."""
+        return export_state_dict(self, fmt)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.visual.set_grad_checkpointing(enable)

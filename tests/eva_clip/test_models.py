@@ -107,3 +107,34 @@ def test_open_clip_format_round_trips(make_clip, tmp_path):
         torch.testing.assert_close(fresh.encode_image(image), model.encode_image(image))
     with pytest.raises(ValueError, match="unknown export format"):
         export_state_dict(model, "hf")
+
+
+def test_convert_checkpoint_tool_official_to_shijie_and_back(v4, tmp_path):
+    """tools/convert_checkpoint.py: the V4 official dict -> Shijie safetensors -> official again, values kept."""
+    import json
+    import sys
+
+    from vision.checkpoint import load_state_dict
+
+    sys.path.insert(0, "tools")
+    try:
+        import convert_checkpoint
+    finally:
+        sys.path.remove("tools")
+    src = tmp_path / "official.pt"
+    torch.save(v4["state_dict"], src)
+    model_args = json.dumps(
+        dict(
+            embed_dim=64,
+            vision_cfg=dict(embed_dim=128, depth=2, num_heads=2),
+            text_cfg=dict(width=16, heads=2, layers=2),
+        )
+    )
+    common = ["--model", "eva02_clip_base_patch16_224", "--model-args", model_args]
+    assert convert_checkpoint.main([str(src), str(tmp_path / "ours.safetensors"), *common]) == 0
+    back = tmp_path / "official.safetensors"
+    assert convert_checkpoint.main([str(tmp_path / "ours.safetensors"), str(back), *common, "--to", "official"]) == 0
+    exported = load_state_dict(back)
+    assert set(exported) == set(v4["state_dict"])
+    for key, value in v4["state_dict"].items():
+        torch.testing.assert_close(exported[key], value, rtol=0, atol=1e-6)
