@@ -23,8 +23,8 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from eva.masking import BlockMaskGenerator
 from eva.models import EvaMIM, MIMPretrainer, MIMTeacher, mim_loss
+from vision.data.masking import BlockMaskGenerator
 
 __all__ = ["add_arguments", "run"]
 

@@ -2,7 +2,7 @@
 
 Each sample is ``(image, mask)``: the image after the EVA pre-training augmentation (random resized crop with scale
 ``(0.2, 1)``, horizontal flip, CLIP normalisation; no colour jitter, as in the EVA-02 recipes) and a ``(N,)`` bool
-mask from :class:`eva.masking.BlockMaskGenerator`. The engine calls ``MIMPretrainer(image, mask)`` on the batch.
+mask from :class:`vision.data.masking.BlockMaskGenerator`. The engine calls ``MIMPretrainer(image, mask)`` on the batch.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import torch
 from torch.utils.data import Dataset
 
 from eva.evaluate import CLIP_MEAN, CLIP_STD
-from eva.masking import BlockMaskGenerator
 from vision.data.datasets import IMG_EXTENSIONS
 from vision.data.image_loader import load_image
+from vision.data.masking import BlockMaskGenerator
 
 __all__ = ["MIMDataset", "build_mim_transform"]
 

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from eva.evaluate import CLIP_MEAN, CLIP_STD, build_eval_transform
-from eva.masking import BlockMaskGenerator
 from eva.models import EvaMIM, MIMTeacher
+from vision.data.masking import BlockMaskGenerator
 from vision.layers import apply_rope
 
 __all__ = ["attention_map", "build_demo", "classify", "main", "mim_similarity", "overlay"]

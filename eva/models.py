@@ -21,8 +21,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from eva.convert import checkpoint_filter_fn
-from eva.masking import check_mask
 from vision import VisionTransformer, create_model, register_model
+from vision.data.masking import check_mask
 
 __all__ = ["EvaMIM", "MIMPretrainer", "MIMTeacher", "mim_loss"]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,11 +29,11 @@ from torch.utils.data import Dataset
 
 from painter.codecs import DepthCodec
 from vision.data.image_loader import CorruptImageError, load_image
+from vision.data.masking import BlockMaskGenerator
 
 __all__ = [
     "OFFICIAL_TASK_WEIGHTS",
     "PainterPairDataset",
-    "block_mask",
     "discover_painter_pairs",
     "load_pair_json",
     "sample_weights",
@@ -103,46 +104,6 @@ def sample_weights(pairs: Sequence[dict], task_weights: dict[str, float]) -> lis
     if unknown:
         raise ValueError(f"no task weight for {sorted(unknown)}; weights are given for {sorted(task_weights)}")
     return [task_weights[p["type"]] / counts[p["type"]] for p in pairs]
-
-
-def block_mask(
-    grid: tuple[int, int],
-    num_masking_patches: int,
-    rng: np.random.Generator,
-    min_num_patches: int = 16,
-    max_num_patches: int | None = None,
-    aspect: tuple[float, float] = (0.3, 1 / 0.3),
-) -> np.ndarray:
-    """BEiT-style block-wise mask: (H, W) bool with ``num_masking_patches`` patches masked in random rectangles
-    of ``min_num_patches``..``max_num_patches`` patches and log-uniform aspect ratio."""
-    h, w = grid
-    if not 0 <= num_masking_patches <= h * w:
-        raise ValueError(f"cannot mask {num_masking_patches} of {h * w} patches")
-    max_num_patches = num_masking_patches if max_num_patches is None else max_num_patches
-    mask = np.zeros((h, w), bool)
-    log_aspect = (math.log(aspect[0]), math.log(aspect[1]))
-    stalls = 0
-    while mask.sum() < num_masking_patches and stalls < 20:
-        left = num_masking_patches - int(mask.sum())
-        high = min(max_num_patches, left)
-        target = rng.uniform(min(min_num_patches, high), high + 1e-6)
-        ratio = math.exp(rng.uniform(*log_aspect))
-        bh, bw = int(round(math.sqrt(target * ratio))), int(round(math.sqrt(target / ratio)))
-        if not (0 < bh <= h and 0 < bw <= w):
-            stalls += 1
-            continue
-        top, lft = rng.integers(0, h - bh + 1), rng.integers(0, w - bw + 1)
-        block = mask[top : top + bh, lft : lft + bw]
-        new = (~block).sum()
-        if 0 < new <= left:
-            block[:] = True
-            stalls = 0
-        else:
-            stalls += 1
-    if mask.sum() < num_masking_patches:  # top up with single patches so the count is exact
-        free = np.flatnonzero(~mask.reshape(-1))
-        mask.reshape(-1)[rng.permutation(free)[: num_masking_patches - int(mask.sum())]] = True
-    return mask
 
 
 def _load_target(path: str, kind: str) -> np.ndarray:
@@ -235,10 +196,16 @@ class PainterPairDataset(Dataset):
         self.grid = (2 * h // patch_size, w // patch_size)
         n = self.grid[0] * self.grid[1]
         self.num_mask_patches = n // 2 if num_mask_patches is None else num_mask_patches
-        self.max_block = (
-            self.num_mask_patches // 2 if max_mask_patches_per_block is None else max_mask_patches_per_block
+        max_block = (
+            max(1, self.num_mask_patches // 2) if max_mask_patches_per_block is None else max_mask_patches_per_block
         )
-        self.min_block = min_mask_patches_per_block
+        # Small canvases (tests, smoke runs) have fewer patches than the official minimum block: shrink the minimum.
+        self.block_masks = BlockMaskGenerator(
+            self.grid,
+            self.num_mask_patches,
+            min_num_patches=min(min_mask_patches_per_block, max_block),
+            max_num_patches=max_block,
+        )
         self.half_mask_ratio = half_mask_ratio
         self.scale = scale
         self.by_type: dict[str, list[int]] = {}
@@ -299,5 +266,5 @@ class PainterPairDataset(Dataset):
             mask = np.zeros(self.grid, bool)
             mask[self.grid[0] // 2 :] = True
         else:
-            mask = block_mask(self.grid, self.num_mask_patches, rng, self.min_block, self.max_block)
+            mask = self.block_masks(random.Random(int(rng.integers(2**63)))).numpy()
         return {"imgs": imgs, "tgts": tgts, "bool_masked_pos": torch.from_numpy(mask.reshape(-1)), "valid": valid}

@@ -9,8 +9,8 @@ import torch
 import torch.nn as nn
 
 import vision
-from eva.masking import BlockMaskGenerator
 from eva.models import EvaMIM, MIMPretrainer, MIMTeacher, mim_loss
+from vision.data.masking import BlockMaskGenerator
 
 V3 = "V3_eva02_mim_bflags_reduced_224.safetensors"
 

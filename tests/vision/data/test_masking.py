@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from eva.masking import BlockMaskGenerator, check_mask
+from vision.data.masking import BlockMaskGenerator, check_mask
 
 
 def test_reproduces_official_masks_of_fixture_v3(fixtures_dir):

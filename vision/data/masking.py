@@ -1,4 +1,4 @@
-"""BEiT-style block-wise masking: which patches the MIM student sees as mask tokens.
+"""BEiT-style block-wise masking: which patches a MIM student (EVA) or an in-context model (Painter) must predict.
 
 The generator drops rectangular blocks of patches on the grid until about ``num_masking_patches`` are masked (EVA-02:
 105 of 16x16 = 40%). Each block has an area drawn from ``[min_num_patches, remaining]`` and a log-uniform aspect ratio;
