@@ -49,3 +49,15 @@ def test_buffers_are_recomputed_never_saved_and_other_grids_on_demand():
     assert rope.state_dict() == {}
     cos, sin = rope((6, 2))
     assert cos.shape == sin.shape == (1 + 12, 32)
+
+
+def test_complex_rotation_equals_the_official_rotate_half_form():
+    from vision.layers import rotate_half
+
+    rope = RotaryEmbedding2d(64, grid=(5, 7), ref_grid=(16, 16))
+    x = torch.randn(2, 4, 36, 64, dtype=torch.float64).float()
+    torch.testing.assert_close(apply_rope(x, rope.cos, rope.sin), x * rope.cos + rotate_half(x) * rope.sin)
+    # strided input (a slice of a fused qkv tensor), and gradients
+    qkv = torch.randn(3, 2, 4, 36, 64, requires_grad=True)
+    apply_rope(qkv[:2], rope.cos, rope.sin).square().sum().backward()
+    assert qkv.grad[:2].abs().sum() > 0 and qkv.grad[2].abs().sum() == 0

@@ -24,8 +24,15 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate ``x`` (..., N, D) by the tables ``cos``/``sin`` broadcastable to it."""
-    return x * cos + rotate_half(x) * sin
+    """Rotate ``x`` (..., N, D) by the tables ``cos``/``sin`` broadcastable to it.
+
+    Equal to ``x * cos + rotate_half(x) * sin``, computed as one complex multiplication of the channel pairs by
+    ``cos + i sin``: a single pass over ``x`` instead of five, which matters on CPU where these tensors are strided
+    views of the fused qkv output.
+    """
+    pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))  # (..., N, D/2) complex
+    angles = torch.complex(cos[..., ::2].float(), sin[..., ::2].float())  # pairs share an angle
+    return torch.view_as_real(pairs * angles).flatten(-2).type_as(x)
 
 
 class RotaryEmbedding2d(nn.Module):
