@@ -104,13 +104,13 @@ def _normalize(image: np.ndarray) -> torch.Tensor:
 def mask_from_painting(painted: torch.Tensor, size: tuple[int, int], threshold: float = 127.5) -> np.ndarray:
     """Painted query half ``(3, h, w)`` in normalised target space -> ``(H, W)`` bool at the query's size.
 
-    The prompt masks are painted white on black, so the query's grey level (bilinearly resized, as the official
-    inference) above ``threshold`` is the object.
+    The prompt masks are painted white on black, so the query's grey level (resized with nearest neighbours, as the
+    official ``inference_image`` and :mod:`seggpt.inference` do) above ``threshold`` is the object.
     """
     mean = painted.new_tensor(IMAGENET_MEAN)[:, None, None]
     std = painted.new_tensor(IMAGENET_STD)[:, None, None]
     rgb = ((painted.float() * std + mean) * 255).clamp(0, 255)  # (3, h, w)
-    rgb = F.interpolate(rgb[None], size=size, mode="bilinear", align_corners=False)[0]
+    rgb = F.interpolate(rgb[None], size=size, mode="nearest")[0]
     return (rgb.mean(0) > threshold).cpu().numpy()
 
 
