@@ -19,58 +19,28 @@ from __future__ import annotations
 import csv
 import json
 import os
-import pkgutil
 import time
 from collections.abc import Callable, Iterable, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
+from vision.data.imagenet import imagenet_wnids, subset_indices
+
 __all__ = [
-    "BENCHMARKS",
     "ImageList",
     "ImageNetEvaluator",
     "ImageNetMetrics",
     "build_eval_transform",
-    "imagenet_wnids",
-    "subset_indices",
     "write_results",
 ]
 
-BENCHMARKS = ("imagenet", "imagenet-v2", "imagenet-a", "imagenet-r")
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 # OpenAI CLIP statistics: the EVA-02 default (its teachers and towers are CLIP models).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def _timm_info(name: str) -> list[str]:
-    # The WordNet id lists ship with timm (a dependency); reading them keeps one source for the class order.
-    data = pkgutil.get_data("timm.data", f"_info/{name}")
-    if data is None:  # pragma: no cover - timm without its data files
-        raise FileNotFoundError(f"timm's class list {name} is missing")
-    return data.decode("utf-8").split()
-
-
-@cache
-def imagenet_wnids() -> tuple[str, ...]:
-    """The 1000 ImageNet-1k WordNet ids in class-index order."""
-    return tuple(_timm_info("imagenet_synsets.txt"))
-
-
-@cache
-def subset_indices(benchmark: str) -> tuple[int, ...] | None:
-    """ImageNet-1k class indices a benchmark scores (sorted), or ``None`` when it uses all 1000."""
-    if benchmark not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
-    if benchmark not in ("imagenet-a", "imagenet-r"):
-        return None
-    position = {w: i for i, w in enumerate(imagenet_wnids())}
-    wnids = _timm_info(f"imagenet_{benchmark[-1]}_synsets.txt")
-    return tuple(sorted(position[w] for w in wnids))
 
 
 class ImageList(torch.utils.data.Dataset):

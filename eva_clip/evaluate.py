@@ -15,8 +15,8 @@ class ZeroShotEvaluator:
     """Zero-shot top-k accuracy (percent) on ``(image, class_index)`` batches.
 
     Defaults: the 1000 ImageNet class names and the 80 CLIP templates. ``class_indices`` keeps a subset of those
-    classes (ImageNet-A / ImageNet-R: their 200 ImageNet-1k ids); labels stay ImageNet-1k ids and only the subset's
-    classes compete.
+    classes; ``benchmark='imagenet-a'`` or ``'imagenet-r'`` picks their 200 ImageNet-1k ids. Labels stay ImageNet-1k
+    ids and only the subset's classes compete.
     """
 
     def __init__(
@@ -24,9 +24,16 @@ class ZeroShotEvaluator:
         classnames: Sequence[str] | None = None,
         templates: Sequence[str] | None = None,
         class_indices: Sequence[int] | None = None,
+        benchmark: str | None = None,
         topk: Sequence[int] = (1, 5),
         context_length: int = 77,
     ) -> None:
+        if benchmark is not None:
+            if class_indices is not None:
+                raise ValueError("pass class_indices or benchmark, not both")
+            from vision.data.imagenet import subset_indices
+
+            class_indices = subset_indices(benchmark)
         names = list(classnames) if classnames is not None else imagenet_classnames()
         if not names:
             raise ValueError("classnames is empty; zero-shot classification needs at least one class")

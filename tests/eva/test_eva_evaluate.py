@@ -16,10 +16,9 @@ from eva.evaluate import (
     ImageNetEvaluator,
     ImageNetMetrics,
     build_eval_transform,
-    imagenet_wnids,
-    subset_indices,
     write_results,
 )
+from vision.data.imagenet import imagenet_wnids, subset_indices
 
 
 def _logits_ranking(order: list[list[int]], num_classes: int = 1000) -> torch.Tensor:
