@@ -2,7 +2,9 @@
 
 ``test_dataloader.dataset.path`` is a CSV/TSV with ``file`` and ``class_index`` columns (paths relative to it), e.g.
 a listing of the 50,000 IN-1k validation images. Scoring uses the 1000 OpenAI CLIP class names and the 80 templates
-shipped in ``eva_clip/assets``; ``evaluator.class_indices`` restricts the classes (ImageNet-A/R: their 200 ids).
+shipped in ``eva_clip/assets``. ImageNet-A / ImageNet-R: point the dataset at their listing (labels are ImageNet-1k
+ids) and add ``--cfg-options evaluator.benchmark=imagenet-a`` (or ``imagenet-r``) so only their 200 classes compete;
+``evaluator.class_indices`` restricts to any other subset.
 """
 
 _model_name = "eva02_clip_base_patch16_224"
