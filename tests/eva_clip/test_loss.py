@@ -48,8 +48,10 @@ def test_mismatched_pairs_raise():
         ClipLoss()(torch.randn(3, 4), torch.randn(2, 4), torch.tensor(1.0))
 
 
-def _worker(rank: int, port: int, out_dir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
+def _worker(rank: int, out_dir: str) -> None:
+    # A file store: no TCP store thread for rank 0 to tear down under rank 1 at exit.
+    store = f"file://{os.path.join(out_dir, 'store')}"
+    dist.init_process_group("gloo", init_method=store, rank=rank, world_size=WORLD)
     try:
         towers, scale, images, texts = _problem()
         part = slice(rank * GLOBAL_BATCH // WORLD, (rank + 1) * GLOBAL_BATCH // WORLD)
@@ -64,16 +66,18 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
             results[f"local={local_loss}"] = dict(loss=loss, grads=grads)
         if rank == 0:
             torch.save(results, os.path.join(out_dir, "result.pt"))
+        dist.barrier()
     finally:
         dist.destroy_process_group()
+    # gloo threads can abort the interpreter's shutdown ("terminate called without an active exception"); the results
+    # are on disk, so leave without the static destructors. Errors above still propagate and fail the spawn.
+    os._exit(0)
 
 
 def test_two_process_gather_with_grad_equals_single_process(tmp_path):
     """2 gloo processes, half the global batch each: loss and averaged gradients equal one process on all of it,
     for the full (global x global) and the local (local x global) logits."""
-    from tests.browser import free_port
-
-    mp.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, start_method="spawn")
+    mp.start_processes(_worker, args=(str(tmp_path),), nprocs=WORLD, start_method="spawn")
     results = torch.load(tmp_path / "result.pt", weights_only=True)
     towers, scale, images, texts = _problem()
     loss, grads = _loss_and_grads(ClipLoss(), towers, scale, images, texts)
