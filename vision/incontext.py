@@ -27,7 +27,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from vision.layers import DropPath, Mlp, PatchEmbed, attention, resample_abs_pos_embed, to_2tuple
+from vision.layers import (
+    DropPath,
+    LayerNorm2d,
+    Mlp,
+    PatchEmbed,
+    attention,
+    init_linear_and_norm,
+    resample_abs_pos_embed,
+    to_2tuple,
+)
 from vision.layers.rel_pos import decomposed_rel_pos_bias, resize_rel_pos
 
 __all__ = [
@@ -35,7 +44,6 @@ __all__ = [
     "LossOnly",
     "InContextBlock",
     "InContextViT",
-    "LayerNorm2d",
     "RelPosAttention",
     "Workspace",
     "adapt_state_dict",
@@ -74,15 +82,6 @@ class Workspace:
         if buf is None or buf.numel() < need:
             buf = self._buffers[key] = like.new_empty(need)
         return buf[:need].view(shape)
-
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of a ``(B, C, H, W)`` map (the decoder's ``LayerNorm2D``)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)  # (B, H, W, C)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
 
 
 class RelPosAttention(nn.Module):
@@ -245,14 +244,7 @@ class InContextViT(nn.Module):
         for token in (self.mask_token, self.segment_token_x, self.segment_token_y):
             nn.init.normal_(token, std=0.02)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.apply(init_linear_and_norm)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute block activations in the backward pass to save memory when training."""

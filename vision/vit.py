@@ -27,6 +27,7 @@ from vision.layers import (
     apply_rope,
     attention,
     get_norm_layer,
+    init_linear_and_norm,
     resample_abs_pos_embed,
     to_2tuple,
 )
@@ -295,7 +296,7 @@ class VisionTransformer(nn.Module):
             param = getattr(self, name)
             if param is not None:
                 nn.init.trunc_normal_(param, std=0.02)
-        self.apply(_init_module)
+        self.apply(init_linear_and_norm)
         for layer, block in enumerate(self.blocks, start=1):
             block.attn.proj.weight.div_(math.sqrt(2.0 * layer))
             out = block.mlp.w3 if isinstance(block.mlp, SwiGLU) else block.mlp.fc2
@@ -326,7 +327,7 @@ class VisionTransformer(nn.Module):
         self.num_classes = num_classes
         self.head = nn.Linear(self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
         if num_classes > 0:
-            _init_module(self.head)
+            init_linear_and_norm(self.head)
 
     # ----------------------------------------------------------------------------------------------------------------
     # forward
@@ -432,14 +433,3 @@ class VisionTransformer(nn.Module):
         if intermediates_only:
             return outputs
         return self.norm(x), outputs
-
-
-def _init_module(module: nn.Module) -> None:
-    if isinstance(module, nn.Linear):
-        nn.init.trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.LayerNorm, nn.RMSNorm)) and module.weight is not None:
-        nn.init.ones_(module.weight)
-        if getattr(module, "bias", None) is not None:
-            nn.init.zeros_(module.bias)

@@ -17,7 +17,8 @@ from typing import Any
 
 from vision.dense import mmcv_compat
 from vision.dense.layer_decay import LayerDecayOptimWrapperConstructor
-from vision.dense.vitdet import EVA02ViTDet, LayerNorm2d, SimpleFeaturePyramid
+from vision.dense.vitdet import EVA02ViTDet, SimpleFeaturePyramid
+from vision.layers import LayerNorm2d
 
 mmcv_compat.install()
 

@@ -28,12 +28,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from vision.layers import PatchEmbed, RotaryEmbedding2d, resample_abs_pos_embed, to_2tuple
+from vision.layers import (
+    LayerNorm2d,
+    PatchEmbed,
+    RotaryEmbedding2d,
+    init_linear_and_norm,
+    resample_abs_pos_embed,
+    to_2tuple,
+)
 from vision.vit import Block
 
 __all__ = [
     "EVA02ViTDet",
-    "LayerNorm2d",
     "SimpleFeaturePyramid",
     "ViTDetBlock",
     "default_global_blocks",
@@ -182,14 +188,7 @@ class EVA02ViTDet(nn.Module):
         """The official det init: truncated normal (std 0.02) for linears and the position embedding."""
         if self.pos_embed is not None:
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.apply(init_linear_and_norm)
 
     def init_weights(self) -> None:
         """Load ``pretrained`` if set (mmengine calls this after building the detector)."""
@@ -230,14 +229,6 @@ class EVA02ViTDet(nn.Module):
             else:
                 x = block(x, rope)
         return (x.permute(0, 3, 1, 2).contiguous(),)  # (B, C, H, W)
-
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of a ``(B, C, H, W)`` map (detectron2's "LN" for convolutions)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)  # (B, H, W, C)
-        return super().forward(x).permute(0, 3, 1, 2)
 
 
 class SimpleFeaturePyramid(nn.Module):

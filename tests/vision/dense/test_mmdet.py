@@ -48,7 +48,7 @@ def test_b_configs_set_the_official_recipe() -> None:
 
 
 def test_cascade_config_wires_three_normed_class_agnostic_stages() -> None:
-    from vision.dense.vitdet import LayerNorm2d
+    from vision.layers import LayerNorm2d
 
     small = ["model.backbone.embed_dim=32", "model.backbone.num_heads=2", "model.neck.in_channels=32"]
     model = _build(load_dense_config(CONFIGS / "cascade_mask_rcnn_eva02_b_vitdet_lsj1024.py", small))
