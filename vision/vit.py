@@ -98,7 +98,14 @@ class Attention(nn.Module):
             )
         return qkv.view(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
 
-    def forward(self, x: torch.Tensor, rope: Rope | None = None, attn_bias: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: Rope | None = None,
+        attn_bias: torch.Tensor | None = None,
+        num_queries: int | None = None,
+    ) -> torch.Tensor:
+        """``(B, N, C) -> (B, N, C)``; with ``num_queries`` only the first tokens attend (to all N) and are returned."""
         B, N, _ = x.shape
         qkv = self._qkv(x)  # (3, B, H, N, D)
         if rope is not None:
@@ -107,8 +114,10 @@ class Attention(nn.Module):
             q, k, v = qk[0], qk[1], qkv[2]
         else:
             q, k, v = qkv.unbind(0)
+        if num_queries is not None:
+            q = q[:, :, :num_queries]
         x = attention(q, k, v, attn_bias=attn_bias, dropout_p=self.attn_drop if self.training else 0.0)
-        x = x.transpose(1, 2).reshape(B, N, -1)  # (B, N, H*D)
+        x = x.transpose(1, 2).reshape(B, q.shape[2], -1)  # (B, N or num_queries, H*D)
         x = self.inner_attn_ln(x)
         return self.proj_drop(self.proj(x))
 
@@ -170,11 +179,20 @@ class Block(nn.Module):
     def _scale(x: torch.Tensor, gamma: torch.Tensor | None) -> torch.Tensor:
         return x if gamma is None else gamma * x
 
-    def forward(self, x: torch.Tensor, rope: Rope | None = None, attn_bias: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: Rope | None = None,
+        attn_bias: torch.Tensor | None = None,
+        num_queries: int | None = None,
+    ) -> torch.Tensor:
+        """With ``num_queries`` only the first tokens are updated and returned (they still attend to every token)."""
+        shortcut = x if num_queries is None else x[:, :num_queries]
         if self.post_norm:
-            x = x + self.drop_path(self._scale(self.norm1(self.attn(x, rope, attn_bias)), self.gamma_1))
+            attn = self.norm1(self.attn(x, rope, attn_bias, num_queries))
+            x = shortcut + self.drop_path(self._scale(attn, self.gamma_1))
             return x + self.drop_path(self._scale(self.norm2(self.mlp(x)), self.gamma_2))
-        x = x + self.drop_path(self._scale(self.attn(self.norm1(x), rope, attn_bias), self.gamma_1))
+        x = shortcut + self.drop_path(self._scale(self.attn(self.norm1(x), rope, attn_bias, num_queries), self.gamma_1))
         return x + self.drop_path(self._scale(self.mlp(self.norm2(x)), self.gamma_2))
 
 
@@ -394,7 +412,15 @@ class VisionTransformer(nn.Module):
         return x if pre_logits else self.head(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        if self.global_pool != "token":
+            return self.forward_head(self.forward_features(x))
+        # Class-token pooling reads one token of the last block: update only that one there (its keys and values
+        # still come from every token). Saves the last block's projection and MLP for all the other tokens.
+        x, rope, _ = self._embed(x, None)
+        for block in self.blocks[:-1]:
+            x = self._run_block(block, x, rope)
+        x = self.blocks[-1](x, rope, num_queries=1)  # (B, 1, D)
+        return self.forward_head(self.norm(x))
 
     def forward_intermediates(
         self,

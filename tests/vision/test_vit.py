@@ -175,3 +175,13 @@ def test_flag_variants_run_and_convert_layouts(flags):
         torch.testing.assert_close(other(x), model(x), rtol=1e-5, atol=1e-5)
     if flags.get("init_values"):
         assert "blocks.0.gamma_1" in model.state_dict()
+
+
+@pytest.mark.parametrize("flags", [dict(), dict(post_norm=True), dict(init_values=0.1, use_rope=False)])
+def test_token_pooling_shortcut_equals_the_full_last_block(flags):
+    """forward() updates only the class token in the last block; the result equals running every token."""
+    torch.manual_seed(0)
+    model = _tiny(global_pool="token", **flags).eval()
+    x = torch.randn(2, 3, 56, 56)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model.forward_head(model.forward_features(x)), rtol=1e-5, atol=1e-6)
