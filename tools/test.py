@@ -44,15 +44,18 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError("mmdet/mmseg configs need --checkpoint")
             dense_cfg = load_dense_config(args.config, args.cfg_options, data_root=args.data_root)
             print(run_test(dense_cfg, args.checkpoint, trust_checkpoint=args.trust_checkpoint))
-            return 0
-        if args.data_root:
+        elif args.data_root:
             raise ConfigError("--data-root applies to mmdet/mmseg configs only; set the dataset path in the config")
-        evaluate_checkpoint(cfg, args.checkpoint, amp=args.amp)
+        else:
+            evaluate_checkpoint(cfg, args.checkpoint, amp=args.amp)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
-        return 2
-    finally:
         teardown_distributed()
+        return 2
+    except BaseException:
+        teardown_distributed()
+        raise
+    teardown_distributed(finished=True)
     return 0
 
 

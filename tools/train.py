@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _train_dense(args: argparse.Namespace, work_dir: str) -> int:
+def _train_dense(args: argparse.Namespace, work_dir: str) -> None:
     """mmdet / mmseg configs train with mmengine's runner; --resume maps onto its resume."""
     from vision.dense.runner import load_dense_config, run_train
 
@@ -45,7 +45,6 @@ def _train_dense(args: argparse.Namespace, work_dir: str) -> int:
         if args.resume is not True:
             cfg.load_from = str(args.resume)
     run_train(cfg)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,16 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, args.cfg_options)
         work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(args.config).stem)
         if cfg.get("default_scope") in ("mmdet", "mmseg"):
-            return _train_dense(args, work_dir)
-        if args.data_root:
+            _train_dense(args, work_dir)
+        elif args.data_root:
             raise ConfigError("--data-root applies to mmdet/mmseg configs only; set the dataset path in the config")
-        trainer = Trainer(cfg, work_dir=work_dir, resume=args.resume, amp=args.amp)
-        trainer.fit()
+        else:
+            Trainer(cfg, work_dir=work_dir, resume=args.resume, amp=args.amp).fit()
     except (ConfigError, FileNotFoundError, NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
-        return 2 if not isinstance(err, NonFiniteLossError) else 3
-    finally:
         teardown_distributed()
+        return 2 if not isinstance(err, NonFiniteLossError) else 3
+    except BaseException:
+        teardown_distributed()
+        raise
+    teardown_distributed(finished=True)
     return 0
 
 

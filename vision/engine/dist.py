@@ -75,8 +75,12 @@ def setup_distributed(device: str | None = None, backend: str | None = None, tim
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
 
 
-def teardown_distributed() -> None:
+def teardown_distributed(finished: bool = False) -> None:
+    """Leave the process group. After a run that ``finished`` on every rank, meet at a barrier first so no rank
+    tears down while another is still in a collective (a failed run skips it: the others may never arrive)."""
     if torch_dist.is_initialized():
+        if finished:
+            torch_dist.barrier()
         torch_dist.destroy_process_group()
 
 
