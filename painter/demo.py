@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import torch.nn as nn
 from PIL import Image
+
+from vision.demo import add_demo_arguments, load_demo_model, serve_demo
 
 __all__ = ["build_demo", "example_prompts", "load_model", "main", "run_task_demo", "visualise"]
 
@@ -46,14 +47,7 @@ DEFAULT_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def load_model(checkpoint: str | os.PathLike | None, name: str = LARGE) -> tuple[nn.Module, str | None]:
     """The model to serve and the warning to show (``None`` with a checkpoint)."""
-    import vision
-
-    if checkpoint is None:
-        torch.manual_seed(0)
-        return vision.create_model(TINY).eval(), RANDOM_WARNING
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
-    return vision.create_model(name, pretrained=str(checkpoint)).eval(), None
+    return load_demo_model(checkpoint, name, TINY, RANDOM_WARNING)
 
 
 def _save(image: np.ndarray, name: str, folder: Path) -> str:
@@ -214,28 +208,12 @@ def build_demo(model: nn.Module, warning: str | None = None, examples: dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="Painter weights; omit for a tiny random demo model")
-    parser.add_argument("--model", default=LARGE, help=f"registered model name (default {LARGE})")
+    add_demo_arguments(parser, LARGE, "Painter weights; omit for a tiny random demo model")
     parser.add_argument("--examples", default=str(DEFAULT_EXAMPLES), help="sample data folder for example prompts")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args(argv)
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
-        print("error: the demo needs gradio (pip install 'shijie[demo]')", file=sys.stderr)
-        return 2
-    try:
-        model, warning = load_model(args.checkpoint, args.model)
-    except (FileNotFoundError, ValueError, RuntimeError, KeyError) as err:
-        print(f"error: cannot load {args.checkpoint}: {err}", file=sys.stderr)
-        return 2
-    if warning:
-        print("warning: no --checkpoint given; serving a tiny RANDOM model (outputs are meaningless)", file=sys.stderr)
-    build_demo(model, warning, example_prompts(args.examples)).queue().launch(
-        server_name=args.host, server_port=args.port
+    return serve_demo(
+        args, load_model, lambda model, warning: build_demo(model, warning, example_prompts(args.examples))
     )
-    return 0
 
 
 if __name__ == "__main__":

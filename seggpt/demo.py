@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 import torch.nn as nn
 from PIL import Image
+
+from vision.demo import add_demo_arguments, load_demo_model, serve_demo
 
 __all__ = ["build_demo", "load_model", "main", "run_image", "run_video"]
 
@@ -37,14 +38,7 @@ MAX_PROMPTS = 3
 
 def load_model(checkpoint: str | os.PathLike | None, name: str = LARGE) -> tuple[nn.Module, str | None]:
     """The model to serve and the warning to show (``None`` with a checkpoint)."""
-    import vision
-
-    if checkpoint is None:
-        torch.manual_seed(0)
-        return vision.create_model(TINY).eval(), RANDOM_WARNING
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
-    return vision.create_model(name, pretrained=str(checkpoint)).eval(), None
+    return load_demo_model(checkpoint, name, TINY, RANDOM_WARNING)
 
 
 def _drawn_mask(editor: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -194,25 +188,8 @@ def build_demo(model: nn.Module, warning: str | None = None) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="SegGPT weights (official or transformers layout); omit for a demo model")
-    parser.add_argument("--model", default=LARGE, help=f"registered model name (default {LARGE})")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
-    args = parser.parse_args(argv)
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
-        print("error: the demo needs gradio (pip install 'shijie[demo]')", file=sys.stderr)
-        return 2
-    try:
-        model, warning = load_model(args.checkpoint, args.model)
-    except (FileNotFoundError, ValueError, RuntimeError, KeyError) as err:
-        print(f"error: cannot load {args.checkpoint}: {err}", file=sys.stderr)
-        return 2
-    if warning:
-        print("warning: no --checkpoint given; serving a tiny RANDOM model (outputs are meaningless)", file=sys.stderr)
-    build_demo(model, warning).queue().launch(server_name=args.host, server_port=args.port)
-    return 0
+    add_demo_arguments(parser, LARGE, "SegGPT weights (official or transformers layout); omit for a demo model")
+    return serve_demo(parser.parse_args(argv), load_model, build_demo)
 
 
 if __name__ == "__main__":
