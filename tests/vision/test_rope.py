@@ -51,12 +51,16 @@ def test_buffers_are_recomputed_never_saved_and_other_grids_on_demand():
     assert cos.shape == sin.shape == (1 + 12, 32)
 
 
-def test_complex_rotation_equals_the_official_rotate_half_form():
-    from vision.layers import rotate_half
+def _rotate_half(x):
+    """The official form: (x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...)."""
+    x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)
+    return torch.stack((-x2, x1), dim=-1).flatten(-2)
 
+
+def test_complex_rotation_equals_the_official_rotate_half_form():
     rope = RotaryEmbedding2d(64, grid=(5, 7), ref_grid=(16, 16))
     x = torch.randn(2, 4, 36, 64, dtype=torch.float64).float()
-    torch.testing.assert_close(apply_rope(x, rope.cos, rope.sin), x * rope.cos + rotate_half(x) * rope.sin)
+    torch.testing.assert_close(apply_rope(x, rope.cos, rope.sin), x * rope.cos + _rotate_half(x) * rope.sin)
     # strided input (a slice of a fused qkv tensor), and gradients
     qkv = torch.randn(3, 2, 4, 36, 64, requires_grad=True)
     apply_rope(qkv[:2], rope.cos, rope.sin).square().sum().backward()

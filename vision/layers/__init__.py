@@ -12,7 +12,7 @@ from vision.layers.mlp import Mlp, SwiGLU
 from vision.layers.norm import LayerNorm2d, get_norm_layer
 from vision.layers.patch_embed import PatchEmbed, resample_patch_embed, to_2tuple
 from vision.layers.pos_embed import resample_abs_pos_embed
-from vision.layers.rope import RotaryEmbedding2d, apply_rope, rotate_half
+from vision.layers.rope import RotaryEmbedding2d, apply_rope
 from vision.layers.weight_init import init_linear_and_norm
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "init_linear_and_norm",
     "resample_abs_pos_embed",
     "resample_patch_embed",
-    "rotate_half",
     "set_attention_backend",
     "to_2tuple",
 ]

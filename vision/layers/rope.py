@@ -14,21 +14,15 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-__all__ = ["RotaryEmbedding2d", "apply_rope", "rotate_half"]
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """``(x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...)``."""
-    x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)
-    return torch.stack((-x2, x1), dim=-1).flatten(-2)
+__all__ = ["RotaryEmbedding2d", "apply_rope"]
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate ``x`` (..., N, D) by the tables ``cos``/``sin`` broadcastable to it.
 
-    Equal to ``x * cos + rotate_half(x) * sin``, computed as one complex multiplication of the channel pairs by
-    ``cos + i sin``: a single pass over ``x`` instead of five, which matters on CPU where these tensors are strided
-    views of the fused qkv output.
+    Equal to the official ``x * cos + rotate_half(x) * sin``, with ``rotate_half`` mapping each channel pair
+    ``(x0, x1) -> (-x1, x0)``, computed as one complex multiplication of the pairs by ``cos + i sin``: a single pass
+    over ``x`` instead of five, which matters on CPU where these tensors are strided views of the fused qkv output.
     """
     pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))  # (..., N, D/2) complex
     angles = torch.complex(cos[..., ::2].float(), sin[..., ::2].float())  # pairs share an angle
