@@ -192,8 +192,10 @@ class Block(nn.Module):
             attn = self.norm1(self.attn(x, rope, attn_bias, num_queries))
             x = shortcut + self.drop_path(self._scale(attn, self.gamma_1))
             return x + self.drop_path(self._scale(self.norm2(self.mlp(x)), self.gamma_2))
-        x = shortcut + self.drop_path(self._scale(self.attn(self.norm1(x), rope, attn_bias, num_queries), self.gamma_1))
-        return x + self.drop_path(self._scale(self.mlp(self.norm2(x)), self.gamma_2))
+        # Residuals are added in place into the fresh branch outputs (one temporary fewer per add; autograd-safe).
+        x = self.drop_path(self._scale(self.attn(self.norm1(x), rope, attn_bias, num_queries), self.gamma_1))
+        x = x.add_(shortcut)
+        return self.drop_path(self._scale(self.mlp(self.norm2(x)), self.gamma_2)).add_(x)
 
 
 class VisionTransformer(nn.Module):

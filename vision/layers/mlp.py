@@ -42,8 +42,10 @@ class Mlp(nn.Module):
 class SwiGLU(nn.Module):
     """``w3(ffn_ln(silu(x W1) * (x W2)))``.
 
-    ``packed=True`` keeps ``W1`` and ``W2`` in one ``w12`` matrix (gate first), the EVA-02 Ti/S layout and the fast
-    one: a single GEMM instead of two. ``packed=False`` keeps ``w1``/``w2`` apart as the EVA-02 B/L checkpoints do.
+    ``packed=True`` stores ``W1`` and ``W2`` as one ``w12`` matrix (gate first), the EVA-02 Ti/S checkpoint layout;
+    ``packed=False`` keeps ``w1``/``w2`` apart as the EVA-02 B/L checkpoints do. Either way the forward runs two GEMMs
+    and gates in place: no ``(..., 2 * hidden)`` product and no extra ``(..., hidden)`` temporaries, whose fresh
+    pages cost more on CPU than the one larger GEMM saves.
     """
 
     def __init__(
@@ -68,10 +70,13 @@ class SwiGLU(nn.Module):
         self.drop = nn.Dropout(drop)
         self.w3 = nn.Linear(hidden_features, out_features or in_features)
 
+    def _gate_and_value(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.packed:
+            return self.w1(x), self.w2(x)
+        h, weight, bias = self.hidden_features, self.w12.weight, self.w12.bias
+        return F.linear(x, weight[:h], bias[:h]), F.linear(x, weight[h:], bias[h:])  # (..., hidden) each
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.packed:
-            gate, value = self.w12(x).chunk(2, dim=-1)  # (..., hidden) each
-        else:
-            gate, value = self.w1(x), self.w2(x)
-        x = self.ffn_ln(F.silu(gate) * value)
-        return self.drop(self.w3(self.drop(x)))
+        gate, value = self._gate_and_value(x)
+        x = F.silu(gate, inplace=True).mul_(value)  # autograd-safe: both are fresh GEMM outputs
+        return self.drop(self.w3(self.drop(self.ffn_ln(x))))
