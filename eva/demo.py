@@ -48,8 +48,7 @@ def attention_map(model: torch.nn.Module, image: Image.Image) -> np.ndarray:
     *_, (tokens,) = model.eval().forward_intermediates(x, indices=[len(model.blocks) - 2], output_fmt="NLC")
     block = model.blocks[-1]
     grid = model.patch_embed.grid_size
-    qkv = block.attn._qkv(block.norm1(tokens))  # (3, 1, heads, N, head_dim)
-    q, k = qkv[0], qkv[1]
+    q, k, _ = block.attn._qkv(block.norm1(tokens))  # (1, heads, N, head_dim) each
     if model.rope is not None:
         q, k = (apply_rope(t, *model.rope(grid)) for t in (q, k))
     attn = (q[:, :, :1] * block.attn.scale @ k.transpose(-2, -1)).softmax(-1)  # (1, heads, 1, N)

@@ -41,8 +41,7 @@ def test_attention_map_is_the_last_blocks_class_token_attention(data_dir):
 
     def hook(module, args, kwargs, output):
         x = args[0]
-        qkv = module._qkv(x)
-        q, k, v = qkv.unbind(0)
+        q, k, v = module._qkv(x)
         rope = kwargs.get("rope", args[1] if len(args) > 1 else None)
         if rope is not None:
             from vision.layers import apply_rope

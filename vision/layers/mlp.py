@@ -43,9 +43,9 @@ class SwiGLU(nn.Module):
     """``w3(ffn_ln(silu(x W1) * (x W2)))``.
 
     ``packed=True`` stores ``W1`` and ``W2`` as one ``w12`` matrix (gate first), the EVA-02 Ti/S checkpoint layout;
-    ``packed=False`` keeps ``w1``/``w2`` apart as the EVA-02 B/L checkpoints do. Either way the forward runs two GEMMs
-    and gates in place: no ``(..., 2 * hidden)`` product and no extra ``(..., hidden)`` temporaries, whose fresh
-    pages cost more on CPU than the one larger GEMM saves.
+    ``packed=False`` keeps ``w1``/``w2`` apart as the EVA-02 B/L checkpoints do. Either way the forward runs two GEMMs,
+    with no ``(..., 2 * hidden)`` product, and without autograd gates in place: fresh pages of large temporaries cost
+    more on CPU than the one larger GEMM saves.
     """
 
     def __init__(
@@ -78,5 +78,8 @@ class SwiGLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, value = self._gate_and_value(x)
-        x = F.silu(gate, inplace=True).mul_(value)  # autograd-safe: both are fresh GEMM outputs
+        if torch.is_grad_enabled() and gate.requires_grad:
+            x = F.silu(gate) * value  # in place, autograd would have to clone both to keep them for backward
+        else:
+            x = F.silu(gate, inplace=True).mul_(value)
         return self.drop(self.w3(self.drop(self.ffn_ln(x))))
