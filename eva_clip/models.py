@@ -93,8 +93,8 @@ class EVACLIP(nn.Module):
 # registered models: official configs (EVA-CLIP rei/model_configs and EVA-CLIP-18B), translated to the core's flags
 
 # EVA-02 towers (B, L): SwiGLU split into w1/w2/w3 with sub-LN, inner_attn_ln, RoPE on the 16x16 pre-training grid.
-# The official checkpoints store q/k/v and w1/w2 apart; the filter packs each group into one GEMM (``qkv``, ``w12``;
-# faster on CPU) and the official export splits them again.
+# The official checkpoints store q/k/v and w1/w2 apart; the filter packs each group into one parameter (``qkv``, one
+# GEMM, faster on CPU; ``w12``) and the official export splits them again.
 _EVA02_FLAGS = dict(
     mlp_ratio=2.6667,
     qkv_fused=True,

@@ -39,6 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--edit-frames", type=int, default=8, help="clip length for first vs second edit")
     parser.add_argument("--steps", type=int, default=10, help="DDIM steps for first vs second edit")
     parser.add_argument(
+        "--edit-model",
+        default="tiny",
+        help="first vs second edit with: 'tiny', 'sd15' (random weights, Stable Diffusion v1.5's architecture) or a "
+        "diffusers-format folder",
+    )
+    parser.add_argument(
+        "--edit-size", type=int, default=None, help="first vs second edit: video side (default 8x latent)"
+    )
+    parser.add_argument(
         "--null-inner-steps", type=int, nargs="+", default=[1, 10], help="null-text updates per step (official: 1)"
     )
     parser.add_argument("--rounds", type=int, default=5, help="timing rounds for the UNet pass")
@@ -167,13 +176,17 @@ def _time_table(args: argparse.Namespace) -> None:
 def _edit_costs(args: argparse.Namespace, tmp: Path, inner_steps: int) -> tuple[float, float, float]:
     """Seconds of a first edit, its inversion, and a second edit (new prompt, cached inversion)."""
     from .config import EditConfig
+    from .pipeline import check_model_folder
     from .runner import edit_clip, load_pipeline
     from .tiny import save_tiny_model
     from .video_io import write_mp4
 
-    model = tmp / "model"
-    if not model.is_dir():
-        save_tiny_model(model)
+    if args.edit_model in ("tiny", "sd15"):
+        model = tmp / args.edit_model
+        if not model.is_dir():
+            save_tiny_model(model, architecture=args.edit_model)
+    else:
+        model = check_model_folder(args.edit_model)
     frames = torch.linspace(0, 1, args.edit_frames).view(-1, 1, 1, 1).expand(-1, 3, 64, 64).clone()
     cfg = EditConfig(
         model_path=str(model),
@@ -181,8 +194,8 @@ def _edit_costs(args: argparse.Namespace, tmp: Path, inner_steps: int) -> tuple[
         source_prompt="a jeep car is moving on the road",
         prompts=["a jeep car is moving on the snow"],
         num_frames=args.edit_frames,
-        height=args.latent_size * 8,
-        width=args.latent_size * 8,
+        height=args.edit_size or args.latent_size * 8,
+        width=args.edit_size or args.latent_size * 8,
         num_steps=args.steps,
         null_inner_steps=inner_steps,
         cache_dir=str(tmp / f"cache{inner_steps}"),
@@ -205,8 +218,11 @@ def _edit_costs(args: argparse.Namespace, tmp: Path, inner_steps: int) -> tuple[
 
 
 def _edit_table(args: argparse.Namespace) -> None:
-    side = args.latent_size * 8
-    print(f"[3] first vs second edit of one clip, {args.edit_frames} frames {side}x{side}, {args.steps} steps")
+    side = args.edit_size or args.latent_size * 8
+    print(
+        f"[3] first vs second edit of one clip, {args.edit_frames} frames {side}x{side}, {args.steps} steps, "
+        f"model {args.edit_model}"
+    )
     print(f"{'null inner steps':>17}{'first s':>10}{'(inversion s)':>15}{'second s':>10}{'second/first':>14}")
     with tempfile.TemporaryDirectory() as tmp:
         for inner in args.null_inner_steps:
@@ -220,7 +236,7 @@ def run(args: argparse.Namespace) -> None:
     if args.memory_probe:
         _memory_probe(args)
         return
-    print(f"suite vid2vid | tiny random SD model | device {args.device} | threads {args.threads}")
+    print(f"suite vid2vid | tables 1-2: tiny random SD model | device {args.device} | threads {args.threads}")
     if "memory" not in args.skip:
         _memory_table(args)
     if "time" not in args.skip:

@@ -1,8 +1,10 @@
-"""Per-clip inversion cache: a second edit of the same clip (new prompts) skips DDIM inversion and null-text tuning.
+"""Per-clip cache: a second edit of the same clip (new prompts) skips DDIM inversion and null-text tuning, and the
+source branch of the editing pass wherever it is already known.
 
-The key covers everything the inversion depends on: the video bytes, frame sampling and resizing, the source prompt,
-the inversion settings and a fingerprint of the model weights and dtype. Entries are safetensors files written
-atomically, so an interrupted run never leaves a half-written entry behind.
+The inversion key covers everything the inversion depends on: the video bytes, frame sampling and resizing, the source
+prompt, the inversion settings and a fingerprint of the model weights and dtype. A source pass is stored beside its
+inversion under a sub-key of the editing settings it depends on. Entries are safetensors files written atomically, so
+an interrupted run never leaves a half-written entry behind.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 
 from vision.checkpoint import load_state_dict, save_state_dict
 
-from .pipeline import Inversion
+from .pipeline import Inversion, SourcePass
 
 INVERSION_FIELDS = (
     "source_prompt",
@@ -33,6 +35,9 @@ INVERSION_FIELDS = (
     "null_base_lr",
     "null_early_stop_eps",
 )
+
+# The pipeline's SourcePass.settings; the cache key adds the attention layout, which changes the source's latents too.
+SOURCE_PASS_FIELDS = ("source_prompt", "num_steps", "guidance_scale", "null_uncond_ratio")
 
 
 def file_digest(path: str | Path) -> str:
@@ -90,6 +95,24 @@ class InversionCache:
         tensors = {k: v.detach().cpu() for k, v in tensors.items()}
         save_state_dict(tensors, self.path(key), metadata={"kind": "vid2vid_zero inversion"})
         return self.path(key)
+
+    def source_path(self, key: str, settings: dict[str, Any]) -> Path:
+        """Where the source pass of inversion ``key`` under ``settings`` (JSON-serialisable) lives."""
+        sub = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        return self.root / f"{key}.source-{sub}.safetensors"
+
+    def load_source_pass(self, key: str, settings: dict[str, Any], device, dtype) -> SourcePass | None:
+        path = self.source_path(key, settings)
+        if not path.is_file():
+            return None
+        latents = load_state_dict(path)["latents"].to(device, dtype)
+        return SourcePass({k: settings[k] for k in SOURCE_PASS_FIELDS}, list(latents.unbind(0)))
+
+    def save_source_pass(self, key: str, settings: dict[str, Any], source_pass: SourcePass) -> Path:
+        path = self.source_path(key, settings)
+        latents = torch.stack(source_pass.latents).cpu()  # (steps known, F, C, h, w)
+        save_state_dict({"latents": latents}, path, metadata={"kind": "vid2vid_zero source pass"})
+        return path
 
     def get_or_invert(self, key: str, invert) -> tuple[Inversion, bool]:
         """The cached inversion, or ``invert()`` stored under ``key``; returns ``(inversion, was_cached)``."""

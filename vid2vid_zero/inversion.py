@@ -80,14 +80,6 @@ def ddim_invert(
     return trajectory
 
 
-def guided(unet_fn: UNetFn, latents, t, uncond, cond, guidance_scale: float) -> torch.Tensor:
-    """Classifier-free guidance with two UNet calls (keeps the graph small during optimisation)."""
-    out_uncond = unet_fn(latents, t, uncond)
-    with torch.no_grad():
-        out_cond = unet_fn(latents, t, cond)
-    return out_uncond + guidance_scale * (out_cond - out_uncond)
-
-
 def null_text_optimise(
     unet_fn: UNetFn,
     trajectory: list,
@@ -131,8 +123,9 @@ def null_text_optimise(
                 break
         embedding = embedding.detach()
         out.append(embedding[0])
-        with torch.no_grad():
-            output = guided(unet_fn, latent, t, embedding.to(cond.dtype), cond, guidance_scale)
+        with torch.no_grad():  # the conditional output of this step is still valid: same latent, same prompt
+            out_uncond = unet_fn(latent, t, embedding.to(cond.dtype))
+            output = out_uncond + guidance_scale * (out_cond - out_uncond)
             latent = ddim_move(latent, output, a_from, a_to, schedule.prediction_type)
         if progress is not None:
             progress(i)

@@ -38,6 +38,24 @@ class Inversion:
     null_embeddings: torch.Tensor | None
 
 
+@dataclass
+class SourcePass:
+    """The source half of an edit, which no target prompt changes: ``latents[i]`` ``(F, C, h, w)`` enters step ``i``.
+
+    An edit runs the source prompt beside the target only so the controller can copy its attention. Once these
+    latents are known, later edits of the clip skip the source's unconditional branch. ``settings`` holds what the
+    latents depend on beyond the inversion; reusing them under other settings raises.
+    """
+
+    settings: dict
+    latents: list[torch.Tensor]
+
+
+def _check_null_embeddings(null_embeddings: torch.Tensor | None, num_steps: int) -> None:
+    if null_embeddings is not None and len(null_embeddings) != num_steps:
+        raise ValueError(f"{len(null_embeddings)} null embeddings for {num_steps} steps; invert with num_steps")
+
+
 def check_model_folder(path: str | Path) -> Path:
     """Raise a clear error when a diffusers-format folder lacks a component or its config."""
     path = Path(path)
@@ -264,8 +282,7 @@ class Vid2VidZeroPipeline:
         The unconditional branch uses ``null_embeddings[i]`` on the steps ``null_uncond_ratio`` selects and the empty
         prompt elsewhere.
         """
-        if null_embeddings is not None and len(null_embeddings) != num_steps:
-            raise ValueError(f"{len(null_embeddings)} null embeddings for {num_steps} steps; invert with num_steps")
+        _check_null_embeddings(null_embeddings, num_steps)
         schedule = DDIMSchedule.from_scheduler(self.scheduler, num_steps)
         embeddings = self.encode_prompts(["", *prompts])
         empty, cond = embeddings[:1], embeddings[1:]
@@ -306,9 +323,14 @@ class Vid2VidZeroPipeline:
         self_replace_steps: float = 0.4,
         reweight: dict[str, float] | None = None,
         official_quirks: bool = False,
+        source_pass: SourcePass | None = None,
         progress: Progress | None = None,
     ) -> torch.Tensor:
-        """Edit the inverted clip towards ``target_prompt``; returns edited frames (F, 3, H, W) in [0, 1]."""
+        """Edit the inverted clip towards ``target_prompt``; returns edited frames (F, 3, H, W) in [0, 1].
+
+        Pass the same ``source_pass`` (start with :meth:`new_source_pass`) to every edit of one inversion: each edit
+        reads the source latents it needs from it and adds the ones it computes.
+        """
         controller = AttentionController(
             self.tokenizer,
             source_prompt,
@@ -320,14 +342,79 @@ class Vid2VidZeroPipeline:
             official_quirks=official_quirks,
             context=self.context_length,
         )
-        latents = self.denoise(
-            inversion.noise,
-            [source_prompt, target_prompt],
-            inversion.null_embeddings,
-            num_steps=num_steps,
-            guidance_scale=guidance_scale,
-            null_uncond_ratio=null_uncond_ratio,
-            controller=controller,
-            progress=progress,
-        )
-        return self.decode_latents(latents[1])
+        settings = self._source_settings(source_prompt, num_steps, guidance_scale, null_uncond_ratio)
+        if source_pass is None:
+            source_pass = self.new_source_pass(inversion, source_prompt, num_steps, guidance_scale, null_uncond_ratio)
+        elif source_pass.settings != settings:
+            raise ValueError(f"source pass made with {source_pass.settings}, but this edit uses {settings}")
+        return self.decode_latents(self._edit_latents(inversion, target_prompt, controller, source_pass, progress))
+
+    def _source_settings(self, source_prompt: str, num_steps: int, guidance_scale: float, null_uncond_ratio: float):
+        return {
+            "source_prompt": source_prompt,
+            "num_steps": num_steps,
+            "guidance_scale": float(guidance_scale),
+            "null_uncond_ratio": float(null_uncond_ratio),
+        }
+
+    def new_source_pass(
+        self,
+        inversion: Inversion,
+        source_prompt: str,
+        num_steps: int = 50,
+        guidance_scale: float = 7.5,
+        null_uncond_ratio: float = -0.5,
+    ) -> SourcePass:
+        """An empty :class:`SourcePass` for edits of ``inversion`` with these settings (it starts at z_T)."""
+        settings = self._source_settings(source_prompt, num_steps, guidance_scale, null_uncond_ratio)
+        return SourcePass(settings, [inversion.noise.to(self.device, self.dtype)])
+
+    @torch.no_grad()
+    def _edit_latents(
+        self,
+        inversion: Inversion,
+        target_prompt: str,
+        controller: AttentionController,
+        source_pass: SourcePass,
+        progress: Progress | None,
+    ) -> torch.Tensor:
+        """Guided DDIM of the target with the source beside it while the controller copies the source's attention.
+
+        Per step the UNet sees the groups ``[source uncond], target uncond, [source cond], target cond`` (conditional
+        source second to last, as the controller expects): the source's conditional branch only while the controller
+        acts, its unconditional branch only when the next source latent is not yet in ``source_pass``. The target
+        follows exactly the trajectory of the full four-branch edit.
+        """
+        null, settings = inversion.null_embeddings, source_pass.settings
+        num_steps, guidance_scale = settings["num_steps"], settings["guidance_scale"]
+        _check_null_embeddings(null, num_steps)
+        schedule = DDIMSchedule.from_scheduler(self.scheduler, num_steps)
+        empty, source, target_cond = self.encode_prompts(["", settings["source_prompt"], target_prompt]).split(1)
+        known = source_pass.latents
+        target = known[0]
+        window = controller.active_steps
+        self.state.cross_frame, self.state.controller = True, controller
+        try:
+            for i, t in enumerate(schedule.timesteps):
+                use_null = null is not None and uses_null_embedding(i, num_steps, settings["null_uncond_ratio"])
+                uncond = null[i : i + 1].to(self.device, self.dtype) if use_null else empty
+                with_source = i < window
+                source_uncond = with_source and i + 1 < window and len(known) <= i + 1
+                groups = [(known[i], uncond)] if source_uncond else []
+                groups.append((target, uncond))
+                groups += [(known[i], source)] if with_source else []
+                groups.append((target, target_cond))
+                self.state.step = i
+                latents, context = (torch.cat(x) for x in zip(*groups))
+                out = self._unet(latents, t, context, groups=len(groups)).chunk(len(groups))
+                alphas = schedule.alpha(int(t)), schedule.alpha(schedule.previous(i))
+                guided = out[int(source_uncond)] + guidance_scale * (out[-1] - out[int(source_uncond)])
+                target = ddim_move(target, guided, *alphas, schedule.prediction_type)
+                if source_uncond:
+                    guided = out[0] + guidance_scale * (out[-2] - out[0])
+                    known.append(ddim_move(known[i], guided, *alphas, schedule.prediction_type))
+                if progress is not None:
+                    progress("editing", i + 1, num_steps)
+        finally:
+            self.state.controller = None
+        return target

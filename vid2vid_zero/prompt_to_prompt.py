@@ -126,6 +126,11 @@ class AttentionController:
         self.self_until = 0 if official_quirks else int(num_steps * self_replace_steps)
         self.self_replace_max_queries = self_replace_max_queries
 
+    @property
+    def active_steps(self) -> int:
+        """Maps are edited only in steps ``0 .. active_steps - 1``; after that the target never looks at the source."""
+        return max(self.cross_until, self.self_until)
+
     def edits(self, is_cross: bool, num_queries: int, step: int) -> bool:
         """Whether this layer's maps are edited at this step (so the processor must build them)."""
         if is_cross:

@@ -118,10 +118,54 @@ def build_tiny_components(work_dir: str | Path, seed: int = 0, cross_attention_d
     return dict(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
 
 
-def save_tiny_model(out_dir: str | Path, seed: int = 0) -> Path:
-    """Save tiny random components as a diffusers-format Stable Diffusion folder (one subfolder per component)."""
+def build_sd15_components(work_dir: str | Path, seed: int = 0) -> dict:
+    """Random components in Stable Diffusion v1.5's architecture (860M-parameter UNet, its VAE, CLIP ViT-L text
+    encoder), for benchmarks whose cost profile must be the real model's: the tiny UNet's 2-wide attention heads make
+    attention far costlier relative to its convolutions than in SD."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    components = build_tiny_components(work_dir, seed=seed)  # tokenizer and scheduler are the real ones already
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(cross_attention_dim=768)  # diffusers' defaults are SD v1's UNet but for this
+    with torch.no_grad():
+        unet.conv_out.weight.mul_(0.1)
+        unet.conv_out.bias.mul_(0.1)
+    vae = AutoencoderKL(
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(128, 256, 512, 512),
+        layers_per_block=2,
+        latent_channels=4,
+        sample_size=512,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=49408,
+            hidden_size=768,
+            intermediate_size=3072,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            max_position_embeddings=CLIP_CONTEXT,
+            hidden_act="quick_gelu",
+            bos_token_id=49406,
+            eos_token_id=49407,
+            pad_token_id=49407,
+        )
+    )
+    for module in (unet, vae, text_encoder):
+        module.eval().requires_grad_(False)
+    return {**components, "unet": unet, "vae": vae, "text_encoder": text_encoder}
+
+
+def save_tiny_model(out_dir: str | Path, seed: int = 0, architecture: str = "tiny") -> Path:
+    """Save random components as a diffusers-format Stable Diffusion folder (one subfolder per component);
+    ``architecture`` is ``tiny`` or ``sd15`` (:func:`build_sd15_components`)."""
+    builders = {"tiny": build_tiny_components, "sd15": build_sd15_components}
+    if architecture not in builders:
+        raise ValueError(f"architecture must be one of {sorted(builders)}, got {architecture!r}")
     out = Path(out_dir)
-    components = build_tiny_components(out / ".build", seed=seed)
+    components = builders[architecture](out / ".build", seed=seed)
     for name, component in components.items():
         component.save_pretrained(out / name)
     libraries = {k: [type(v).__module__.split(".")[0], type(v).__name__] for k, v in components.items()}

@@ -2,7 +2,7 @@
 
 Weights are the official ones as re-hosted on the Hugging Face hub by timm (converted on load by
 ``vision.convert.checkpoint_filter_fn``); a local file always works: ``create_model(name, pretrained='file')``.
-Registered models use the fused qkv / packed SwiGLU layout (one GEMM each) whatever the checkpoint's layout.
+Registered models use the fused qkv (one GEMM) / packed ``w12`` SwiGLU layout whatever the checkpoint's layout.
 """
 
 from __future__ import annotations

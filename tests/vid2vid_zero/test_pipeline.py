@@ -13,6 +13,7 @@ import torch
 
 from vid2vid_zero.config import EditConfig, load_edit_config
 from vid2vid_zero.pipeline import Vid2VidZeroPipeline
+from vid2vid_zero.prompt_to_prompt import AttentionController
 from vid2vid_zero.runner import edit_clip
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "vid2vid_zero"
@@ -36,9 +37,9 @@ def small_cfg(tiny_model_dir, clips_dir, tmp_path) -> EditConfig:
 
 @pytest.fixture
 def unet_calls(pipe):
-    """Counts UNet forward passes (diffusion steps) during a test."""
+    """Records the batch size (groups x frames) of every UNet forward pass during a test."""
     calls = []
-    handle = pipe.unet.register_forward_pre_hook(lambda *_: calls.append(1))
+    handle = pipe.unet.register_forward_pre_hook(lambda _, args: calls.append(args[0].shape[0]))
     yield calls
     handle.remove()
 
@@ -80,6 +81,41 @@ def test_edits_shared_clip_and_writes_playable_videos(pipe, small_cfg, tmp_path)
     again = edit_clip(replace(small_cfg, prompts=small_cfg.prompts[:1], cache_dir=str(tmp_path / "cache")), pipe)
     assert again.cached and again.seconds["inversion"] < result.seconds["inversion"]
     torch.testing.assert_close(again.edits[small_cfg.prompts[0]], result.edits[small_cfg.prompts[0]])
+
+
+def test_edits_sharing_a_source_pass_equal_the_full_four_branch_edit(pipe, unet_calls):
+    """The target never depends on the source's unconditional branch, nor on the source at all once the controller
+    stops: skipping those branches (and reusing known source latents) leaves the edit unchanged."""
+    torch.manual_seed(0)
+    source, steps, frames = "a jeep car is moving on the road", 5, 3
+    inversion = pipe.invert(torch.randn(frames, 4, 8, 8), source, num_steps=steps)
+    source_pass = pipe.new_source_pass(inversion, source, steps)
+    for target in ("a jeep car is moving on the snow", "a red jeep car is moving on the road"):
+        controller = AttentionController(pipe.tokenizer, source, target, steps)
+        full = pipe.denoise(inversion.noise, [source, target], inversion.null_embeddings, steps, controller=controller)
+        unet_calls.clear()
+        edit = pipe.edit(inversion, source, target, steps, source_pass=source_pass)
+        torch.testing.assert_close(edit, pipe.decode_latents(full[1]), rtol=0, atol=1e-6)
+        samples = sum(unet_calls)
+        # controller acts in steps 0-3 (cross 0.8 of 5): the first edit runs the source's uncond branch in steps
+        # 0-2 to learn its latents, the second reads them; step 4 runs the target alone
+        expected = (3 * 4 + 3 + 2) if target.endswith("snow") else (4 * 3 + 2)
+        assert samples == expected * frames, (target, unet_calls)
+    assert len(source_pass.latents) == 4  # z_T and the source latents entering steps 1-3
+    with pytest.raises(ValueError, match="source pass made with"):
+        pipe.edit(inversion, source, "a car", 4, source_pass=source_pass)
+
+
+def test_second_edit_from_the_cache_skips_the_known_source_branch(pipe, small_cfg, unet_calls, tmp_path):
+    cfg = replace(small_cfg, prompts=small_cfg.prompts[:1], cache_dir=str(tmp_path / "cache"), num_steps=5)
+    first = edit_clip(cfg, pipe, write=False)
+    assert len(list(Path(cfg.cache_dir).glob("*.source-*.safetensors"))) == 1
+    unet_calls.clear()
+    second = edit_clip(replace(cfg, prompts=small_cfg.prompts[1:]), pipe, write=False)
+    assert second.cached and sum(unet_calls) == (4 * 3 + 2) * cfg.num_frames  # 3 branches while controlled, then 2
+    fresh = edit_clip(replace(cfg, prompts=small_cfg.prompts[1:], cache_dir=None), pipe, write=False)
+    torch.testing.assert_close(second.edits[small_cfg.prompts[1]], fresh.edits[small_cfg.prompts[1]])
+    assert not first.cached
 
 
 def test_cache_key_changes_with_inversion_settings(pipe, small_cfg, tmp_path):

@@ -60,7 +60,7 @@ def test_export_round_trips_to_official_keys(fixtures_dir, name):
 
 
 def test_fixture_layout_is_converted_not_copied(fixtures_dir):
-    """The B-flag fixture stores split q/k/v and w1/w2; our registered layout fuses them into one GEMM each."""
+    """The B-flag fixture stores split q/k/v and w1/w2; our registered layout packs each group into one parameter."""
     fx = load_fixture(fixtures_dir / "V2_eva02_bflags_reduced_224.safetensors")
     model = _eva02_from_official_kwargs(fx.manifest["constructor_kwargs"])
     keys = set(model.state_dict())
