@@ -65,8 +65,15 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set of this process so far, MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set of this process so far, MiB.
+
+    Linux's ``VmHWM``: ``ru_maxrss`` would carry the parent's peak over fork and exec, so a probe subprocess of a
+    large benchmark would report the parent's memory."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):  # not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _current_rss_mb() -> float:
@@ -186,10 +193,10 @@ def run(args: argparse.Namespace) -> None:
     if args.vs == "timm":
         models["timm"] = _build_timm(args, models["ours"])
     x = _input(args, models["ours"])
-    if args.vs == "timm":
+    if args.vs == "timm":  # pre-logits: a freshly built head is zero, so the logits would agree trivially
         with torch.no_grad():
-            diff = (models["ours"].eval()(x) - models["timm"].eval()(x)).abs().max().item()
-        print(f"same weights, max |ours - timm| on logits: {diff:.2e}")
+            ours, peer = (m.eval().forward_head(m.forward_features(x), pre_logits=True) for m in models.values())
+        print(f"same weights, max |ours - timm| on pre-logits: {(ours - peer).abs().max().item():.2e}")
     if args.compile:
         models = {k: torch.compile(m) for k, m in models.items()}
     fns = {impl: _step_fn(model, args, x) for impl, model in models.items()}

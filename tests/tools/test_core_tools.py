@@ -70,5 +70,19 @@ def test_benchmark_vit_suite_runs_against_timm():
     )
     assert out.returncode == 0, out.stderr
     assert "speed-up ours / timm" in out.stdout
-    diff = float(out.stdout.split("max |ours - timm| on logits: ")[1].split()[0])
+    diff = float(out.stdout.split("max |ours - timm| on pre-logits: ")[1].split()[0])
     assert diff < 1e-4
+
+
+def test_peak_rss_of_a_probe_subprocess_is_its_own():
+    """Memory probes run in subprocesses; their peak must not inherit the parent's (``ru_maxrss`` does over exec)."""
+    from vision.benchmark import peak_rss_mb
+
+    held = torch.ones(128 * 2**20 // 4)  # 128 MiB resident in this process
+    assert peak_rss_mb() >= 128
+    code = "from vision.benchmark import peak_rss_mb; import torch; print(peak_rss_mb())"
+    child = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    parent_rss = float(peak_rss_mb())
+    assert float(child.stdout.split()[-1]) < parent_rss - 100, (child.stdout, parent_rss)
+    del held
