@@ -65,6 +65,25 @@ def test_loads_diffusers_folder_and_rejects_missing_components(tiny_model_dir, t
         Vid2VidZeroPipeline.from_pretrained(tiny_model_dir / "unet" / "diffusion_pytorch_model.safetensors")
 
 
+def test_loads_one_original_layout_safetensors_file(tiny_model_dir, tmp_path):
+    """A single Stable Diffusion checkpoint (CompVis layout) plus a local config folder gives the folder's weights."""
+    from safetensors.torch import save_file
+
+    from tests.vid2vid_zero.ldm_layout import ldm_checkpoint
+
+    folder = Vid2VidZeroPipeline.from_pretrained(tiny_model_dir)
+    path = tmp_path / "sd-v1.safetensors"
+    save_file(ldm_checkpoint(folder.unet, folder.vae, folder.text_encoder), path)
+    single = Vid2VidZeroPipeline.from_pretrained(path, config=str(tiny_model_dir))
+    for name in ("unet", "vae", "text_encoder"):
+        expected, loaded = getattr(folder, name).state_dict(), getattr(single, name).state_dict()
+        assert expected.keys() == loaded.keys(), name
+        assert all(torch.equal(expected[k], loaded[k]) for k in expected), name
+    assert {type(p).__name__ for p in single.unet.attn_processors.values()} == {"Vid2VidAttnProcessor"}
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        Vid2VidZeroPipeline.from_pretrained(tmp_path / "absent.safetensors", config=str(tiny_model_dir))
+
+
 def test_edits_shared_clip_and_writes_playable_videos(pipe, small_cfg, tmp_path):
     result = edit_clip(replace(small_cfg, cache_dir=str(tmp_path / "cache")), pipe)
     assert set(result.edits) == set(small_cfg.prompts)
