@@ -54,54 +54,31 @@ def build_clip_tokenizer(work_dir: str | Path):
     )
 
 
-def build_tiny_components(work_dir: str | Path, seed: int = 0, cross_attention_dim: int = 32) -> dict:
-    """Random tiny ``unet``, ``vae``, ``text_encoder``, ``tokenizer`` and DDIM ``scheduler`` (SD v1 layout).
-
-    The UNet keeps Stable Diffusion's structure that vid2vid-zero depends on: cross-attention down blocks, a
-    cross-attention mid block, and ``up_blocks[1]`` with attention (the official dense layer).
-    """
+def _random_sd_components(work_dir: str | Path, seed: int, unet: dict, vae: dict, text: dict) -> dict:
+    """Random SD v1-layout ``unet``, ``vae`` and ``text_encoder`` of the given sizes, with CLIP's real tokenizer and
+    SD's DDIM ``scheduler``."""
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(16, 32),
-        layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=cross_attention_dim,
-        attention_head_dim=8,
-        norm_num_groups=8,
-    )
-    # Two down/up levels put the dense layer at up_blocks[1] = the only attention up block, as in SD.
+    unet = UNet2DConditionModel(**unet)
     with torch.no_grad():  # a small, smooth noise prediction, as a trained UNet's, keeps DDIM inversion well posed
         unet.conv_out.weight.mul_(0.1)
         unet.conv_out.bias.mul_(0.1)
     vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 8, 8),
         latent_channels=4,
-        norm_num_groups=4,
-        layers_per_block=1,
-        sample_size=64,
+        **vae,
     )
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=49408,
-            hidden_size=cross_attention_dim,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
             max_position_embeddings=CLIP_CONTEXT,
             bos_token_id=49406,
             eos_token_id=49407,
             pad_token_id=49407,
+            **text,
         )
     )
     scheduler = DDIMScheduler(
@@ -118,44 +95,47 @@ def build_tiny_components(work_dir: str | Path, seed: int = 0, cross_attention_d
     return dict(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
 
 
+def build_tiny_components(work_dir: str | Path, seed: int = 0, cross_attention_dim: int = 32) -> dict:
+    """Random tiny ``unet``, ``vae``, ``text_encoder``, ``tokenizer`` and DDIM ``scheduler`` (SD v1 layout).
+
+    The UNet keeps Stable Diffusion's structure that vid2vid-zero depends on: cross-attention down blocks, a
+    cross-attention mid block, and ``up_blocks[1]`` with attention (the official dense layer): two down/up levels
+    put the dense layer at ``up_blocks[1]``, the only attention up block, as in SD.
+    """
+    unet = dict(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=cross_attention_dim,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+    vae = dict(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8,) * 4,
+        norm_num_groups=4,
+        layers_per_block=1,
+        sample_size=64,
+    )
+    text = dict(hidden_size=cross_attention_dim, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+    return _random_sd_components(work_dir, seed, unet, vae, text)
+
+
 def build_sd15_components(work_dir: str | Path, seed: int = 0) -> dict:
     """Random components in Stable Diffusion v1.5's architecture (860M-parameter UNet, its VAE, CLIP ViT-L text
     encoder), for benchmarks whose cost profile must be the real model's: the tiny UNet's 2-wide attention heads make
     attention far costlier relative to its convolutions than in SD."""
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    components = build_tiny_components(work_dir, seed=seed)  # tokenizer and scheduler are the real ones already
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(cross_attention_dim=768)  # diffusers' defaults are SD v1's UNet but for this
-    with torch.no_grad():
-        unet.conv_out.weight.mul_(0.1)
-        unet.conv_out.bias.mul_(0.1)
-    vae = AutoencoderKL(
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(128, 256, 512, 512),
-        layers_per_block=2,
-        latent_channels=4,
-        sample_size=512,
+    unet = dict(cross_attention_dim=768)  # diffusers' defaults are SD v1's UNet but for this
+    vae = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, sample_size=512)
+    text = dict(
+        hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, hidden_act="quick_gelu"
     )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=49408,
-            hidden_size=768,
-            intermediate_size=3072,
-            num_hidden_layers=12,
-            num_attention_heads=12,
-            max_position_embeddings=CLIP_CONTEXT,
-            hidden_act="quick_gelu",
-            bos_token_id=49406,
-            eos_token_id=49407,
-            pad_token_id=49407,
-        )
-    )
-    for module in (unet, vae, text_encoder):
-        module.eval().requires_grad_(False)
-    return {**components, "unet": unet, "vae": vae, "text_encoder": text_encoder}
+    return _random_sd_components(work_dir, seed, unet, vae, text)
 
 
 def save_tiny_model(out_dir: str | Path, seed: int = 0, architecture: str = "tiny") -> Path:
