@@ -30,3 +30,16 @@ def test_suite_runs(capsys):
     benchmark.run(args)
     out = capsys.readouterr().out
     assert "diffusers AttnProcessor2_0" in out and "ours, cross-frame (editing)" in out
+
+
+def test_edit_table_on_a_model_folder(tiny_model_dir, capsys):
+    """The first-vs-second edit table takes any diffusers folder (a real SD when a user has one)."""
+    parser = argparse.ArgumentParser()
+    benchmark.add_arguments(parser)
+    argv = ["--skip", "memory", "time", "--edit-model", str(tiny_model_dir), "--edit-size", "64", "--edit-frames", "2"]
+    benchmark.run(parser.parse_args(argv + ["--steps", "2", "--null-inner-steps", "1", "--edit-rounds", "1"]))
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.strip().startswith("1 "))
+    first, _, second, ratio = row.split()[1:]
+    assert 0 < float(second) < float(first) and ratio.endswith("%")
+    assert f"model {tiny_model_dir}" in out
