@@ -18,7 +18,7 @@ import torch
 
 from vision.checkpoint import load_state_dict, save_state_dict
 
-from .pipeline import Inversion, SourcePass
+from .pipeline import Inversion
 
 INVERSION_FIELDS = (
     "source_prompt",
@@ -35,9 +35,6 @@ INVERSION_FIELDS = (
     "null_base_lr",
     "null_early_stop_eps",
 )
-
-# The pipeline's SourcePass.settings; the cache key adds the attention layout, which changes the source's latents too.
-SOURCE_PASS_FIELDS = ("source_prompt", "num_steps", "guidance_scale", "null_uncond_ratio")
 
 
 def file_digest(path: str | Path) -> str:
@@ -97,21 +94,21 @@ class InversionCache:
         return self.path(key)
 
     def source_path(self, key: str, settings: dict[str, Any]) -> Path:
-        """Where the source pass of inversion ``key`` under ``settings`` (JSON-serialisable) lives."""
+        """Where the source latents of inversion ``key`` under ``settings`` (JSON-serialisable) live."""
         sub = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         return self.root / f"{key}.source-{sub}.safetensors"
 
-    def load_source_pass(self, key: str, settings: dict[str, Any], device, dtype) -> SourcePass | None:
+    def load_source_latents(self, key: str, settings: dict[str, Any], device, dtype) -> list[torch.Tensor] | None:
+        """A :class:`~vid2vid_zero.pipeline.SourcePass`'s latents, or ``None`` when none are stored."""
         path = self.source_path(key, settings)
         if not path.is_file():
             return None
-        latents = load_state_dict(path)["latents"].to(device, dtype)
-        return SourcePass({k: settings[k] for k in SOURCE_PASS_FIELDS}, list(latents.unbind(0)))
+        return list(load_state_dict(path)["latents"].to(device, dtype).unbind(0))
 
-    def save_source_pass(self, key: str, settings: dict[str, Any], source_pass: SourcePass) -> Path:
+    def save_source_latents(self, key: str, settings: dict[str, Any], latents: list[torch.Tensor]) -> Path:
         path = self.source_path(key, settings)
-        latents = torch.stack(source_pass.latents).cpu()  # (steps known, F, C, h, w)
-        save_state_dict({"latents": latents}, path, metadata={"kind": "vid2vid_zero source pass"})
+        stacked = torch.stack(latents).cpu()  # (steps known, F, C, h, w)
+        save_state_dict({"latents": stacked}, path, metadata={"kind": "vid2vid_zero source pass"})
         return path
 
     def get_or_invert(self, key: str, invert) -> tuple[Inversion, bool]:

@@ -349,7 +349,9 @@ class Vid2VidZeroPipeline:
             raise ValueError(f"source pass made with {source_pass.settings}, but this edit uses {settings}")
         return self.decode_latents(self._edit_latents(inversion, target_prompt, controller, source_pass, progress))
 
-    def _source_settings(self, source_prompt: str, num_steps: int, guidance_scale: float, null_uncond_ratio: float):
+    def _source_settings(
+        self, source_prompt: str, num_steps: int, guidance_scale: float, null_uncond_ratio: float
+    ) -> dict:
         return {
             "source_prompt": source_prompt,
             "num_steps": num_steps,

@@ -9,14 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .cache import (
-    INVERSION_FIELDS,
-    SOURCE_PASS_FIELDS,
-    InversionCache,
-    as_device,
-    inversion_key,
-    model_fingerprint,
-)
+from .cache import INVERSION_FIELDS, InversionCache, as_device, inversion_key, model_fingerprint
 from .config import EditConfig
 from .pipeline import Vid2VidZeroPipeline
 from .video_io import read_frames, side_by_side, write_gif, write_mp4
@@ -97,22 +90,23 @@ def edit_clip(
             progress=progress,
         )
 
-    cached, source_pass = False, None
-    source_settings = {name: getattr(cfg, name) for name in SOURCE_PASS_FIELDS}
-    source_settings.update(guidance_scale=float(cfg.guidance_scale), null_uncond_ratio=float(cfg.null_uncond_ratio))
-    # the attention layout shapes the source's latents as well
-    layout = {"use_cross_frame": cfg.use_cross_frame, "dense_block_idx": cfg.dense_block_idx if cfg.use_dense else None}
+    cached = False
     if cfg.cache_dir:
         cache = InversionCache(cfg.cache_dir)
         settings = {name: getattr(cfg, name) for name in INVERSION_FIELDS}
         key = inversion_key(cfg.video_path, settings, model_fingerprint(pipe))
         inversion, cached = cache.get_or_invert(key, invert)
         inversion = as_device(inversion, pipe.device, pipe.dtype)
-        source_pass = cache.load_source_pass(key, {**source_settings, **layout}, pipe.device, pipe.dtype)
     else:
         inversion = invert()
-    if source_pass is None:
-        source_pass = pipe.new_source_pass(inversion, **source_settings)
+    source_pass = pipe.new_source_pass(
+        inversion, cfg.source_prompt, cfg.num_steps, cfg.guidance_scale, cfg.null_uncond_ratio
+    )
+    # the attention layout shapes the source's latents as well
+    source_key = {**source_pass.settings, "use_cross_frame": cfg.use_cross_frame}
+    source_key["dense_block_idx"] = cfg.dense_block_idx if cfg.use_dense else None
+    if cfg.cache_dir:
+        source_pass.latents = cache.load_source_latents(key, source_key, pipe.device, pipe.dtype) or source_pass.latents
     known = len(source_pass.latents)
     seconds["inversion"] = time.perf_counter() - start
 
@@ -135,7 +129,7 @@ def edit_clip(
         )
         seconds[f"edit: {prompt}"] = time.perf_counter() - start
     if cfg.cache_dir and len(source_pass.latents) > known:
-        cache.save_source_pass(key, {**source_settings, **layout}, source_pass)
+        cache.save_source_latents(key, source_key, source_pass.latents)
 
     files = []
     if write:

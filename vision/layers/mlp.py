@@ -79,7 +79,7 @@ class SwiGLU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, value = self._gate_and_value(x)
         if torch.is_grad_enabled() and gate.requires_grad:
-            x = F.silu(gate) * value  # in place, autograd would have to clone both to keep them for backward
+            x = F.silu(gate) * value  # out of place: in place, autograd would clone both operands for backward
         else:
             x = F.silu(gate, inplace=True).mul_(value)
         return self.drop(self.w3(self.drop(self.ffn_ln(x))))
