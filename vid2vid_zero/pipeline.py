@@ -347,6 +347,8 @@ class Vid2VidZeroPipeline:
             source_pass = self.new_source_pass(inversion, source_prompt, num_steps, guidance_scale, null_uncond_ratio)
         elif source_pass.settings != settings:
             raise ValueError(f"source pass made with {source_pass.settings}, but this edit uses {settings}")
+        elif not torch.equal(source_pass.latents[0], inversion.noise.to(self.device, self.dtype)):
+            raise ValueError("source pass starts from another inversion's noise; make one per inversion")
         return self.decode_latents(self._edit_latents(inversion, target_prompt, controller, source_pass, progress))
 
     def _source_settings(

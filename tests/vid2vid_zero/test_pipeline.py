@@ -123,6 +123,9 @@ def test_edits_sharing_a_source_pass_equal_the_full_four_branch_edit(pipe, unet_
     assert len(source_pass.latents) == 4  # z_T and the source latents entering steps 1-3
     with pytest.raises(ValueError, match="source pass made with"):
         pipe.edit(inversion, source, "a car", 4, source_pass=source_pass)
+    other = pipe.invert(torch.randn(frames, 4, 8, 8), source, num_steps=steps)
+    with pytest.raises(ValueError, match="another inversion's noise"):
+        pipe.edit(other, source, "a car", steps, source_pass=source_pass)
 
 
 def test_second_edit_from_the_cache_skips_the_known_source_branch(pipe, small_cfg, unet_calls, tmp_path):
