@@ -17,6 +17,7 @@ from typing import Any
 
 from vision.dense import mmcv_compat
 from vision.dense.layer_decay import LayerDecayOptimWrapperConstructor
+from vision.dense.registry import register_once
 from vision.dense.vitdet import EVA02ViTDet, SimpleFeaturePyramid
 from vision.layers import LayerNorm2d
 
@@ -57,21 +58,14 @@ class ShijieCocoMetric(BaseMetric):
         return evaluate(self.ann_file, records, self.iou_types)
 
 
-def _register(registry: Any, name: str, module: type) -> None:
-    if registry.get(name) is None:
-        registry.register_module(name=name, module=module)
-    elif registry.get(name) is not module:
-        raise RuntimeError(f"{registry.name} registry already has a different {name!r}: {registry.get(name)}")
-
-
 def register() -> None:
     """Import mmdet's modules and add ours; safe to call more than once."""
     register_all_modules(init_default_scope=False)
-    _register(MODELS, "EVA02ViTDet", EVA02ViTDet)
-    _register(MODELS, "SimpleFeaturePyramid", SimpleFeaturePyramid)
-    _register(MODELS, "LN2d", LayerNorm2d)
-    _register(OPTIM_WRAPPER_CONSTRUCTORS, "LayerDecayOptimWrapperConstructor", LayerDecayOptimWrapperConstructor)
-    _register(METRICS, "ShijieCocoMetric", ShijieCocoMetric)
+    register_once(MODELS, "EVA02ViTDet", EVA02ViTDet)
+    register_once(MODELS, "SimpleFeaturePyramid", SimpleFeaturePyramid)
+    register_once(MODELS, "LN2d", LayerNorm2d)
+    register_once(OPTIM_WRAPPER_CONSTRUCTORS, "LayerDecayOptimWrapperConstructor", LayerDecayOptimWrapperConstructor)
+    register_once(METRICS, "ShijieCocoMetric", ShijieCocoMetric)
 
 
 register()

@@ -7,10 +7,9 @@ and ``LayerDecayOptimWrapperConstructor`` to ``OPTIM_WRAPPER_CONSTRUCTORS``. Con
 
 from __future__ import annotations
 
-from typing import Any
-
 from vision.dense import mmcv_compat
 from vision.dense.layer_decay import LayerDecayOptimWrapperConstructor
+from vision.dense.registry import register_once
 from vision.dense.segmentation import EVA02SegBackbone
 
 mmcv_compat.install()
@@ -21,18 +20,11 @@ from mmseg.utils import register_all_modules  # noqa: E402
 __all__ = ["register"]
 
 
-def _register(registry: Any, name: str, module: type) -> None:
-    if registry.get(name) is None:
-        registry.register_module(name=name, module=module)
-    elif registry.get(name) is not module:
-        raise RuntimeError(f"{registry.name} registry already has a different {name!r}: {registry.get(name)}")
-
-
 def register() -> None:
     """Import mmseg's modules and add ours; safe to call more than once."""
     register_all_modules(init_default_scope=False)
-    _register(MODELS, "EVA02SegBackbone", EVA02SegBackbone)
-    _register(OPTIM_WRAPPER_CONSTRUCTORS, "LayerDecayOptimWrapperConstructor", LayerDecayOptimWrapperConstructor)
+    register_once(MODELS, "EVA02SegBackbone", EVA02SegBackbone)
+    register_once(OPTIM_WRAPPER_CONSTRUCTORS, "LayerDecayOptimWrapperConstructor", LayerDecayOptimWrapperConstructor)
 
 
 register()
