@@ -20,6 +20,7 @@ from painter.data import (
     load_pair_json,
     sample_weights,
 )
+from tests.training import fixed_batch_losses
 
 
 def _to_uint8(canvas: torch.Tensor) -> np.ndarray:
@@ -116,22 +117,5 @@ def test_mismatched_pair_is_a_clear_error(tmp_path):
 
 def test_smoke_config_model_fits_a_fixed_batch(data_dir):
     """Minimal loop on the Painter smoke config's model and data: a fixed batch is learnt (loss falls)."""
-    from torch.utils.data import default_collate
-
-    from vision.config import instantiate, load_config
-
-    cfg = load_config("configs/painter/painter_tiny_smoke.py")
-    torch.manual_seed(0)
-    model = instantiate(cfg.model.to_dict())
-    dataset = instantiate(cfg.train_dataloader.dataset.to_dict())
-    np.random.seed(0)
-    batch = default_collate([dataset[i] for i in range(2)])
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    losses = []
-    for _ in range(8):
-        loss = model(**batch)["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = fixed_batch_losses("configs/painter/painter_tiny_smoke.py")
     assert np.mean(losses[-3:]) < 0.75 * np.mean(losses[:3])

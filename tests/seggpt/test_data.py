@@ -19,6 +19,7 @@ from seggpt.data import (
     load_mask,
     random_colors,
 )
+from tests.training import fixed_batch_losses
 from vision.data.image_loader import CorruptImageError
 from vision.data.sampler import SeededDataset
 
@@ -171,24 +172,7 @@ def _first_and_last(losses: list[float], n: int) -> tuple[float, float]:
 
 def test_smoke_config_model_fits_a_fixed_batch(data_dir):
     """Minimal loop on the smoke config's model and data: a fixed batch of canvases is learnt (loss falls)."""
-    from torch.utils.data import default_collate
-
-    from vision.config import instantiate, load_config
-
-    cfg = load_config("configs/seggpt/seggpt_tiny_smoke.py")
-    torch.manual_seed(0)
-    model = instantiate(cfg.model.to_dict())
-    dataset = instantiate(cfg.train_dataloader.dataset.to_dict())
-    np.random.seed(0)
-    batch = default_collate([dataset[i] for i in range(2)])
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    losses = []
-    for _ in range(8):
-        loss = model(**batch)["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = fixed_batch_losses("configs/seggpt/seggpt_tiny_smoke.py")
     first, last = _first_and_last(losses, 3)
     assert last < 0.75 * first
 
