@@ -16,9 +16,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from painter.codecs import CODECS, get_codec
+from vision.data.image_loader import read_rgb
 
 __all__ = ["TASKS", "TaskResult", "load_rgb", "paint", "run_task"]
 
@@ -37,14 +38,8 @@ class TaskResult:
 
 def load_rgb(image: str | os.PathLike | Image.Image | np.ndarray, what: str = "image") -> np.ndarray:
     """``(H, W, 3)`` uint8 from a path, PIL image or array; unreadable or oddly shaped input raises ValueError."""
-    if isinstance(image, (str, os.PathLike)):
-        try:
-            with Image.open(image) as im:
-                image = im.convert("RGB")
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"{what} {os.fspath(image)!r} is not a readable image: {err}") from err
-    if isinstance(image, Image.Image):
-        image = image.convert("RGB")
+    if isinstance(image, (str, os.PathLike, Image.Image)):
+        image = read_rgb(image, what)
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[2] not in (3, 4) or min(array.shape[:2]) == 0:
         raise ValueError(f"{what} must be an (H, W, 3) RGB image, got shape {array.shape}")

@@ -31,6 +31,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from vision.data.image_loader import read_rgb
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -82,14 +84,8 @@ class SegmentResult:
 
 def load_image(image: ImageLike, what: str = "image") -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB from a path, PIL image or array (grey arrays are repeated to 3 channels)."""
-    if isinstance(image, (str, os.PathLike)):
-        try:
-            with Image.open(image) as im:
-                image = im.convert("RGB")
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"{what} {os.fspath(image)!r} is not a readable image file: {err}") from err
-    if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
+    if isinstance(image, (str, os.PathLike, Image.Image)):
+        return np.asarray(read_rgb(image, what))
     array = np.asarray(image)
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=-1)

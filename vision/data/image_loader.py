@@ -8,7 +8,14 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["ON_ERROR_CHOICES", "CorruptImageError", "CorruptImageWarning", "check_on_error", "load_image"]
+__all__ = [
+    "ON_ERROR_CHOICES",
+    "CorruptImageError",
+    "CorruptImageWarning",
+    "check_on_error",
+    "load_image",
+    "read_rgb",
+]
 
 ON_ERROR_CHOICES = ("raise", "skip")
 
@@ -39,6 +46,16 @@ def load_image(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
             return img.convert(mode)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise CorruptImageError(path, f"{type(err).__name__}: {err}") from err
+
+
+def read_rgb(image: str | os.PathLike | Image.Image, what: str = "image") -> Image.Image:
+    """A user-supplied path or PIL image as RGB; an unreadable file is a bad argument, so a ValueError naming it."""
+    if not isinstance(image, (str, os.PathLike)):
+        return image.convert("RGB")
+    try:
+        return load_image(image)
+    except CorruptImageError as err:
+        raise ValueError(f"{what} {os.fspath(image)!r} is not a readable image: {err}") from err
 
 
 def warn_skipped(path: str, err: Exception) -> None:
