@@ -77,7 +77,7 @@ def run_image(
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """(mask image, overlay, raw mask PNG path). ``prompts`` are (image, mask) slots, empty ones skipped; a drawn
     mask fills the first slot when it has no uploaded mask. Raises ValueError with a readable message."""
-    from seggpt.inference import load_image, palette, segment, to_label_map
+    from seggpt.inference import load_prompt_pair, palette, segment
 
     if query is None:
         raise ValueError("upload a query image to segment")
@@ -93,15 +93,7 @@ def run_image(
         if image is None or mask is None:
             raise ValueError(f"prompt {i + 1}: give both the image and its mask")
         # checked here so messages number the prompts as the page does (empty slots are skipped)
-        image, labels = load_image(image, f"prompt {i + 1} image"), to_label_map(mask, mode, f"prompt {i + 1} mask")
-        if image.shape[:2] != labels.shape:
-            raise ValueError(
-                f"prompt {i + 1}: the image is {image.shape[1]}x{image.shape[0]} but its mask is "
-                f"{labels.shape[1]}x{labels.shape[0]} (width x height); they must be the same size"
-            )
-        if not labels.any():
-            raise ValueError(f"prompt {i + 1}: the mask is empty (no object pixels)")
-        pairs.append((image, labels))
+        pairs.append(load_prompt_pair(image, mask, mode, f"prompt {i + 1}"))
     if not pairs:
         raise ValueError("give at least one prompt: an image and its mask (uploaded or drawn)")
     result = segment(model, query, pairs, mode=mode)

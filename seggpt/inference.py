@@ -43,6 +43,7 @@ __all__ = [
     "encode_target",
     "finish",
     "load_image",
+    "load_prompt_pair",
     "make_result",
     "num_classes_of",
     "overlay",
@@ -181,6 +182,19 @@ def _normalise(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.moveaxis(x, -1, -3)).float()
 
 
+def load_prompt_pair(image: ImageLike, mask: ImageLike, mode: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(H, W, 3)`` uint8 image and ``(H, W)`` labels of one prompt; errors start with ``name`` (e.g. ``prompt 2``)."""
+    image, labels = load_image(image, f"{name} image"), to_label_map(mask, mode, f"{name} mask")
+    if image.shape[:2] != labels.shape:
+        raise ValueError(
+            f"{name}: the image is {image.shape[1]}x{image.shape[0]} but its mask is "
+            f"{labels.shape[1]}x{labels.shape[0]} (width x height); they must be the same size"
+        )
+    if not labels.any():
+        raise ValueError(f"{name}: the mask is empty (no foreground pixels); nothing to segment")
+    return image, labels
+
+
 def prepare_prompts(prompts: Sequence[tuple[ImageLike, ImageLike]], size: int, mode: str = "binary") -> PreparedPrompts:
     """Check, encode and resize prompt pairs once, for any number of queries."""
     if mode not in MODES:
@@ -191,16 +205,7 @@ def prepare_prompts(prompts: Sequence[tuple[ImageLike, ImageLike]], size: int, m
     for i, pair in enumerate(prompts):
         if len(pair) != 2:
             raise ValueError(f"prompt {i} must be an (image, mask) pair")
-        image = load_image(pair[0], f"prompt {i} image")
-        labels = to_label_map(pair[1], mode, f"prompt {i} mask")
-        if image.shape[:2] != labels.shape:
-            raise ValueError(
-                f"prompt {i}: the image is {image.shape[1]}x{image.shape[0]} but its mask is "
-                f"{labels.shape[1]}x{labels.shape[0]} (width x height); they must be the same size"
-            )
-        if not labels.any():
-            raise ValueError(f"prompt {i}: the mask is empty (no foreground pixels); nothing to segment")
-        pairs.append((image, labels))
+        pairs.append(load_prompt_pair(*pair, mode, f"prompt {i}"))
     classes = sorted({int(c) for _, labels in pairs for c in np.unique(labels) if c > 0})
     num_classes = max(classes) if mode == "semantic" else 1
     images = np.stack([_resize(img, size, Image.Resampling.BICUBIC) for img, _ in pairs])
