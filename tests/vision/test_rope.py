@@ -65,3 +65,30 @@ def test_complex_rotation_equals_the_official_rotate_half_form():
     qkv = torch.randn(3, 2, 4, 36, 64, requires_grad=True)
     apply_rope(qkv[:2], rope.cos, rope.sin).square().sum().backward()
     assert qkv.grad[:2].abs().sum() > 0 and qkv.grad[2].abs().sum() == 0
+
+
+def test_rotated_heads_are_head_major_and_gradients_match_the_official_form():
+    """The rotation writes (B, H, N, D) contiguously from a token-major qkv view, with the official gradients."""
+    rope = RotaryEmbedding2d(16, grid=(3, 3), ref_grid=(16, 16))
+    qkv = torch.randn(2, 10, 3, 4, 16, requires_grad=True)  # (B, N, 3, H, D), as the fused projection gives
+    q = qkv.unbind(2)[0].transpose(1, 2)  # (B, H, N, D) view, token-major in memory
+    ours = apply_rope(q, rope.cos, rope.sin)
+    assert ours.is_contiguous()
+    weights = torch.randn_like(ours)
+    (grad,) = torch.autograd.grad((ours * weights).sum(), qkv)
+    official = q * rope.cos + _rotate_half(q) * rope.sin
+    (official_grad,) = torch.autograd.grad((official * weights).sum(), qkv)
+    torch.testing.assert_close(ours, official)
+    torch.testing.assert_close(grad, official_grad)
+
+
+def test_rotation_broadcasts_per_sample_tables_over_shared_heads():
+    """Per-sample tables (patch dropout) against one (1, H, N, D) input: the gradient sums over the samples."""
+    rope = RotaryEmbedding2d(8, grid=(2, 2), ref_grid=(16, 16))
+    cos, sin = rope.cos.expand(3, 1, -1, -1), rope.sin.expand(3, 1, -1, -1)  # (B, 1, N, D)
+    x = torch.randn(1, 2, 5, 8, requires_grad=True)
+    y = apply_rope(x, cos, sin)
+    assert y.shape == (3, 2, 5, 8)
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    (official_grad,) = torch.autograd.grad((x * cos + _rotate_half(x) * sin).sum(), x)
+    torch.testing.assert_close(grad, official_grad)
