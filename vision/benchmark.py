@@ -197,10 +197,10 @@ def run(args: argparse.Namespace) -> None:
         with torch.no_grad():
             ours, peer = (m.eval().forward_head(m.forward_features(x), pre_logits=True) for m in models.values())
         print(f"same weights, max |ours - timm| on pre-logits: {(ours - peer).abs().max().item():.2e}")
+    flops = count_flops(_step_fn(models["ours"], args, x))  # counted eagerly: the same work compiled or not
     if args.compile:
         models = {k: torch.compile(m) for k, m in models.items()}
     fns = {impl: _step_fn(model, args, x) for impl, model in models.items()}
-    flops = count_flops(fns["ours"]) if not args.compile else None
     ceiling = gemm_gflops()
     seconds = interleaved(fns, warmup=args.warmup, rounds=args.rounds)
 
@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"GEMM ceiling (2048^3 fp32): {ceiling:.1f} GFLOP/s")
     print(f"{'impl':<8}{'img/s':>10}{'ms/batch':>11}{'GFLOP/s':>10}{'% ceiling':>11}")
     for impl, sec in seconds.items():
-        gflops = flops / sec / 1e9 if flops else float("nan")
+        gflops = flops / sec / 1e9
         print(
             f"{impl:<8}{args.batch_size / sec:>10.2f}{sec * 1e3:>11.1f}{gflops:>10.1f}{100 * gflops / ceiling:>10.1f}%"
         )

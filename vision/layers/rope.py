@@ -23,7 +23,11 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     Equal to the official ``x * cos + rotate_half(x) * sin``, with ``rotate_half`` mapping each channel pair
     ``(x0, x1) -> (-x1, x0)``, computed as one complex multiplication of the pairs by ``cos + i sin``: a single pass
     over ``x`` instead of five, which matters on CPU where these tensors are strided views of the fused qkv output.
+    Under ``torch.compile`` the real form is used instead: inductor fuses it into one kernel but has no complex codegen.
     """
+    if torch.compiler.is_compiling():
+        even, odd = x.float().unflatten(-1, (-1, 2)).unbind(-1)
+        return (x.float() * cos + torch.stack((-odd, even), dim=-1).flatten(-2) * sin).type_as(x)
     pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))  # (..., N, D/2) complex
     angles = torch.complex(cos[..., ::2].float(), sin[..., ::2].float())  # pairs share an angle
     return torch.view_as_real(_RotatePairs.apply(pairs, angles)).flatten(-2).type_as(x)
