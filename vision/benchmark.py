@@ -19,7 +19,17 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["add_arguments", "count_flops", "gemm_gflops", "interleaved", "peak_rss_mb", "run", "time_fn"]
+__all__ = [
+    "add_arguments",
+    "count_flops",
+    "gemm_gflops",
+    "interleaved",
+    "interleaved_samples",
+    "peak_rss_mb",
+    "round_ratios",
+    "run",
+    "time_fn",
+]
 
 
 def time_fn(fn: Callable[[], object], warmup: int = 2, iters: int = 5) -> list[float]:
@@ -34,8 +44,10 @@ def time_fn(fn: Callable[[], object], warmup: int = 2, iters: int = 5) -> list[f
     return times
 
 
-def interleaved(fns: dict[str, Callable[[], object]], warmup: int = 2, rounds: int = 5) -> dict[str, float]:
-    """Median seconds per call of each function, timed in alternation so drift hits all of them alike."""
+def interleaved_samples(
+    fns: dict[str, Callable[[], object]], warmup: int = 2, rounds: int = 5
+) -> dict[str, list[float]]:
+    """Seconds of every call of each function, timed in alternation so drift hits all of them alike."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -45,7 +57,21 @@ def interleaved(fns: dict[str, Callable[[], object]], warmup: int = 2, rounds: i
             start = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in samples.items()}
+    return samples
+
+
+def interleaved(fns: dict[str, Callable[[], object]], warmup: int = 2, rounds: int = 5) -> dict[str, float]:
+    """Median seconds per call of each function, timed in alternation (see ``interleaved_samples``)."""
+    return {name: statistics.median(ts) for name, ts in interleaved_samples(fns, warmup, rounds).items()}
+
+
+def round_ratios(samples: dict[str, list[float]], slow: str, fast: str) -> tuple[float, float, float]:
+    """Median, lowest and highest of ``slow / fast`` taken round by round: a speed-up with its spread.
+
+    Each round times both back to back, so a ratio per round cancels the machine's slow drift, which the ratio of
+    the two medians does not."""
+    ratios = sorted(s / f for s, f in zip(samples[slow], samples[fast], strict=True))
+    return statistics.median(ratios), ratios[0], ratios[-1]
 
 
 def gemm_gflops(n: int = 2048, dtype: torch.dtype = torch.float32, iters: int = 5) -> float:
@@ -202,7 +228,8 @@ def run(args: argparse.Namespace) -> None:
         models = {k: torch.compile(m) for k, m in models.items()}
     fns = {impl: _step_fn(model, args, x) for impl, model in models.items()}
     ceiling = gemm_gflops()
-    seconds = interleaved(fns, warmup=args.warmup, rounds=args.rounds)
+    samples = interleaved_samples(fns, warmup=args.warmup, rounds=args.rounds)
+    seconds = {impl: statistics.median(ts) for impl, ts in samples.items()}
 
     print(
         f"suite vit | model {args.model} | mode {args.mode} | batch {args.batch_size} | "
@@ -216,7 +243,9 @@ def run(args: argparse.Namespace) -> None:
             f"{impl:<8}{args.batch_size / sec:>10.2f}{sec * 1e3:>11.1f}{gflops:>10.1f}{100 * gflops / ceiling:>10.1f}%"
         )
     if "timm" in seconds:
-        print(f"speed-up ours / timm: {seconds['timm'] / seconds['ours']:.3f}x")
+        median, low, high = round_ratios(samples, "timm", "ours")
+        print(f"speed-up ours / timm: {seconds['timm'] / seconds['ours']:.3f}x (ratio of the medians)")
+        print(f"per-round speed-up: median {median:.3f}x, range {low:.3f}-{high:.3f}x over {args.rounds} rounds")
     if args.mode == "train":
         print("memory (RSS growth in a fresh process; activations held after forward, and the fwd+bwd peak):")
         for impl in impls:

@@ -69,7 +69,7 @@ def test_benchmark_vit_suite_runs_against_timm():
         "0",
     )
     assert out.returncode == 0, out.stderr
-    assert "speed-up ours / timm" in out.stdout
+    assert "speed-up ours / timm" in out.stdout and "per-round speed-up: median" in out.stdout
     diff = float(out.stdout.split("max |ours - timm| on pre-logits: ")[1].split()[0])
     assert diff < 1e-4
 
@@ -86,3 +86,13 @@ def test_peak_rss_of_a_probe_subprocess_is_its_own():
     parent_rss = float(peak_rss_mb())
     assert float(child.stdout.split()[-1]) < parent_rss - 100, (child.stdout, parent_rss)
     del held
+
+
+def test_round_ratios_follow_each_round_not_the_medians():
+    """Drift between rounds cancels in per-round ratios: a constant 2x gap reads 2x even while the machine slows."""
+    from vision.benchmark import round_ratios
+
+    samples = {"timm": [2.0, 4.0, 8.0], "ours": [1.0, 2.0, 4.0]}
+    assert round_ratios(samples, "timm", "ours") == (2.0, 2.0, 2.0)
+    samples = {"timm": [3.0, 2.0, 2.0], "ours": [1.0, 2.0, 1.0]}
+    assert round_ratios(samples, "timm", "ours") == (2.0, 1.0, 3.0)
