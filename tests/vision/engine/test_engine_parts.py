@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -134,3 +135,21 @@ def test_rng_state_round_trip():
     first = (torch.rand(3), torch.randint(0, 10**6, (1,)).item())
     set_rng_state(state)
     assert torch.equal(torch.rand(3), first[0]) and torch.randint(0, 10**6, (1,)).item() == first[1]
+
+
+def test_adamw_runs_fused_unless_told_otherwise_and_steps_like_the_loop():
+    torch.manual_seed(0)
+    model = _vit()
+    fused = build_optimizer(model, "adamw", lr=1e-2, weight_decay=0.05)
+    assert all(group["fused"] for group in fused.param_groups)
+    loop_model = copy.deepcopy(model)
+    loop = build_optimizer(loop_model, "adamw", lr=1e-2, weight_decay=0.05, foreach=False)
+    assert not any(group["fused"] for group in loop.param_groups)
+    x = torch.randn(2, model.patch_embed.proj.in_channels, *model.patch_embed.img_size)
+    for m, opt in ((model, fused), (loop_model, loop)):
+        for _ in range(3):
+            m(x).square().mean().backward()
+            opt.step()
+            opt.zero_grad()
+    for (name, p), q in zip(model.named_parameters(), loop_model.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6, msg=name)
