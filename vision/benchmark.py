@@ -121,6 +121,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile both models")
     parser.add_argument("--vs", choices=("timm", "none"), default="timm", help="peer timed in the same run")
     parser.add_argument("--grad-checkpointing", action="store_true", help="train mode: also measure memory with it")
+    parser.add_argument(
+        "--optimizer",
+        choices=("shared", "own"),
+        default="shared",
+        help="train mode: one torch AdamW for both (the models alone), or each toolkit's own AdamW factory "
+        "with the same settings (the whole step a user gets)",
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
@@ -149,7 +156,19 @@ def _build(args: argparse.Namespace, impl: str) -> torch.nn.Module:
     return ours if impl == "ours" else _build_timm(args, ours)
 
 
-def _step_fn(model: torch.nn.Module, args: argparse.Namespace, x: torch.Tensor) -> Callable[[], object]:
+def _optimizer(model: torch.nn.Module, args: argparse.Namespace, impl: str) -> torch.optim.Optimizer:
+    if args.optimizer == "shared":
+        return torch.optim.AdamW(model.parameters(), lr=1e-4)
+    if impl == "ours":
+        from vision.engine.optim import build_optimizer
+
+        return build_optimizer(model, "adamw", lr=1e-4, weight_decay=0.05)
+    from timm.optim import create_optimizer_v2
+
+    return create_optimizer_v2(model, "adamw", lr=1e-4, weight_decay=0.05)
+
+
+def _step_fn(model: torch.nn.Module, args: argparse.Namespace, x: torch.Tensor, impl: str) -> Callable[[], object]:
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     if args.mode == "infer":
         model.eval()
@@ -160,7 +179,7 @@ def _step_fn(model: torch.nn.Module, args: argparse.Namespace, x: torch.Tensor) 
 
         return infer
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = _optimizer(model, args, impl)
     target = torch.randint(0, model.num_classes, (x.shape[0],))
 
     def train() -> object:
@@ -223,10 +242,10 @@ def run(args: argparse.Namespace) -> None:
         with torch.no_grad():
             ours, peer = (m.eval().forward_head(m.forward_features(x), pre_logits=True) for m in models.values())
         print(f"same weights, max |ours - timm| on pre-logits: {(ours - peer).abs().max().item():.2e}")
-    flops = count_flops(_step_fn(models["ours"], args, x))  # counted eagerly: the same work compiled or not
+    flops = count_flops(_step_fn(models["ours"], args, x, "ours"))  # counted eagerly: the same work compiled or not
     if args.compile:
         models = {k: torch.compile(m) for k, m in models.items()}
-    fns = {impl: _step_fn(model, args, x) for impl, model in models.items()}
+    fns = {impl: _step_fn(model, args, x, impl) for impl, model in models.items()}
     ceiling = gemm_gflops()
     samples = interleaved_samples(fns, warmup=args.warmup, rounds=args.rounds)
     seconds = {impl: statistics.median(ts) for impl, ts in samples.items()}
@@ -234,6 +253,7 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"suite vit | model {args.model} | mode {args.mode} | batch {args.batch_size} | "
         f"input {tuple(x.shape[-2:])} | {args.dtype} | threads {args.threads} | compile {args.compile}"
+        + (f" | optimizer {args.optimizer}" if args.mode == "train" else "")
     )
     print(f"GEMM ceiling (2048^3 fp32): {ceiling:.1f} GFLOP/s")
     print(f"{'impl':<8}{'img/s':>10}{'ms/batch':>11}{'GFLOP/s':>10}{'% ceiling':>11}")

@@ -74,6 +74,14 @@ def test_benchmark_vit_suite_runs_against_timm():
     assert diff < 1e-4
 
 
+def test_benchmark_train_step_with_each_toolkits_optimizer():
+    tiny = ["--model", "eva02_tiny_patch14_224", "--img-size", "56", "--batch-size", "2", "--rounds", "1"]
+    out = _run("tools/benchmark.py", *tiny, "--warmup", "0", "--mode", "train", "--optimizer", "own")
+    assert out.returncode == 0, out.stderr
+    assert "optimizer own" in out.stdout and "speed-up ours / timm" in out.stdout
+    assert "step peak" in out.stdout
+
+
 def test_peak_rss_of_a_probe_subprocess_is_its_own():
     """Memory probes run in subprocesses; their peak must not inherit the parent's (``ru_maxrss`` does over exec)."""
     from vision.benchmark import peak_rss_mb
