@@ -47,14 +47,16 @@ def _trainer(args: argparse.Namespace, work_dir: str):
     return Trainer(cfg, work_dir=work_dir)
 
 
-def _bare_step(trainer, batch) -> callable:
-    """The textbook loop on a copy of the engine's model, optimizer groups and criterion."""
+def _bare_step(trainer, batch) -> tuple[callable, torch.optim.Optimizer]:
+    """The textbook loop on a copy of the engine's model, optimizer groups and criterion; and its optimizer."""
     model = copy.deepcopy(trainer.module).train()
     groups = [
         {"params": list(dict(model.named_parameters())[n] for n in g["param_names"]), "weight_decay": g["weight_decay"]}
         for g in trainer.optimizer.param_groups
     ]
-    defaults = {k: v for k, v in trainer.optimizer.defaults.items() if k in ("lr", "betas", "eps")}
+    # The same kernel choice too (fused / foreach), so the gap is the engine's and not the optimizer's.
+    kept = ("lr", "betas", "eps", "fused", "foreach")
+    defaults = {k: v for k, v in trainer.optimizer.defaults.items() if k in kept}
     optimizer = type(trainer.optimizer)(groups, **defaults)
     criterion, clip = trainer.criterion, trainer.spec["train"]["grad_clip"]
     images, labels = batch
@@ -68,7 +70,12 @@ def _bare_step(trainer, batch) -> callable:
         optimizer.zero_grad(set_to_none=True)
         return loss.item()
 
-    return step
+    return step, optimizer
+
+
+def _optimizer_kind(optimizer: torch.optim.Optimizer) -> str:
+    kernel = next((k for k in ("fused", "foreach") if optimizer.defaults.get(k)), "for-loop")
+    return f"{type(optimizer).__name__} ({kernel})"
 
 
 def _loader_rate(loader, batches: int) -> float:
@@ -107,7 +114,7 @@ def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trainer = _trainer(args, tmp)
         batch = next(iter(trainer.train_loader))
-        bare = _bare_step(trainer, batch)
+        bare, bare_optimizer = _bare_step(trainer, batch)
 
         def engine_round() -> None:
             for _ in range(args.steps):
@@ -123,9 +130,10 @@ def run(args: argparse.Namespace) -> None:
             f"suite engine | config {Path(args.config).name} | model {type(trainer.module).__name__} | "
             f"batch {len(batch[0])} | threads {args.threads} | median of {args.rounds} rounds x {args.steps} steps"
         )
-        print(f"{'loop':<8}{'ms/step':>10}{'img/s':>10}")
+        optimizers = {"engine": _optimizer_kind(trainer.optimizer), "bare": _optimizer_kind(bare_optimizer)}
+        print(f"{'loop':<8}{'ms/step':>10}{'img/s':>10}  optimizer")
         for name, sec in per_step.items():
-            print(f"{name:<8}{sec * 1e3:>10.2f}{len(batch[0]) / sec:>10.1f}")
+            print(f"{name:<8}{sec * 1e3:>10.2f}{len(batch[0]) / sec:>10.1f}  {optimizers[name]}")
         print(f"engine overhead vs bare loop: {100 * (per_step['engine'] / per_step['bare'] - 1):+.1f}%")
 
         batch_size = args.batch_size or trainer.train_loader.batch_size
