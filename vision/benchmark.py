@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> None:
     if args.compile:
         models = {k: torch.compile(m) for k, m in models.items()}
     fns = {impl: _step_fn(model, args, x, impl) for impl, model in models.items()}
-    ceiling = gemm_gflops()
+    ceiling = gemm_gflops(dtype=torch.bfloat16 if args.dtype == "bf16" else torch.float32)  # the run's own dtype
     samples = interleaved_samples(fns, warmup=args.warmup, rounds=args.rounds)
     seconds = {impl: statistics.median(ts) for impl, ts in samples.items()}
 
@@ -255,7 +255,7 @@ def run(args: argparse.Namespace) -> None:
         f"input {tuple(x.shape[-2:])} | {args.dtype} | threads {args.threads} | compile {args.compile}"
         + (f" | optimizer {args.optimizer}" if args.mode == "train" else "")
     )
-    print(f"GEMM ceiling (2048^3 fp32): {ceiling:.1f} GFLOP/s")
+    print(f"GEMM ceiling (2048^3 {args.dtype}): {ceiling:.1f} GFLOP/s")
     print(f"{'impl':<8}{'img/s':>10}{'ms/batch':>11}{'GFLOP/s':>10}{'% ceiling':>11}")
     for impl, sec in seconds.items():
         gflops = flops / sec / 1e9

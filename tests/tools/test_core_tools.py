@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import timm
 import torch
 
@@ -54,22 +55,13 @@ def test_convert_checkpoint_reports_a_wrong_model(tmp_path):
     assert not (tmp_path / "x.safetensors").exists()
 
 
-def test_benchmark_vit_suite_runs_against_timm():
-    out = _run(
-        "tools/benchmark.py",
-        "--model",
-        "eva02_tiny_patch14_224",
-        "--img-size",
-        "56",
-        "--batch-size",
-        "2",
-        "--rounds",
-        "1",
-        "--warmup",
-        "0",
-    )
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_benchmark_vit_suite_runs_against_timm(dtype):
+    tiny = ["--model", "eva02_tiny_patch14_224", "--img-size", "56", "--batch-size", "2", "--rounds", "1"]
+    out = _run("tools/benchmark.py", *tiny, "--warmup", "0", "--dtype", dtype)
     assert out.returncode == 0, out.stderr
     assert "speed-up ours / timm" in out.stdout and "per-round speed-up: median" in out.stdout
+    assert f"GEMM ceiling (2048^3 {dtype})" in out.stdout  # the ceiling is measured in the run's dtype
     diff = float(out.stdout.split("max |ours - timm| on pre-logits: ")[1].split()[0])
     assert diff < 1e-4
 
