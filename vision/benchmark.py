@@ -168,13 +168,16 @@ def _optimizer(model: torch.nn.Module, args: argparse.Namespace, impl: str) -> t
     return create_optimizer_v2(model, "adamw", lr=1e-4, weight_decay=0.05)
 
 
+def _autocast(args: argparse.Namespace) -> torch.autocast:
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "bf16")
+
+
 def _step_fn(model: torch.nn.Module, args: argparse.Namespace, x: torch.Tensor, impl: str) -> Callable[[], object]:
-    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     if args.mode == "infer":
         model.eval()
 
         def infer() -> object:
-            with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            with torch.inference_mode(), _autocast(args):
                 return model(x)
 
         return infer
@@ -183,7 +186,7 @@ def _step_fn(model: torch.nn.Module, args: argparse.Namespace, x: torch.Tensor, 
     target = torch.randint(0, model.num_classes, (x.shape[0],))
 
     def train() -> object:
-        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+        with _autocast(args):
             loss = torch.nn.functional.cross_entropy(model(x), target)
         loss.backward()
         optimizer.step()
@@ -211,7 +214,8 @@ def _memory_probe(args: argparse.Namespace) -> None:
         model.set_grad_checkpointing(True)
     x = _input(args, model)
     base = _current_rss_mb()
-    logits = model(x)
+    with _autocast(args):
+        logits = model(x)
     activations = _current_rss_mb() - base
     logits.float().logsumexp(-1).mean().backward()
     print(json.dumps({"activations_mb": activations, "step_peak_mb": peak_rss_mb() - base}))

@@ -96,3 +96,18 @@ def test_round_ratios_follow_each_round_not_the_medians():
     assert round_ratios(samples, "timm", "ours") == (2.0, 2.0, 2.0)
     samples = {"timm": [3.0, 2.0, 2.0], "ours": [1.0, 2.0, 1.0]}
     assert round_ratios(samples, "timm", "ours") == (2.0, 1.0, 3.0)
+
+
+def test_memory_probe_runs_in_the_benchmarks_dtype():
+    """bf16 autocast stores the linear layers' outputs in half the bytes, so the probe must see fewer activations."""
+    import argparse
+
+    from vision.benchmark import _measure_memory, add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    held = {}
+    for dtype in ("fp32", "bf16"):
+        args = parser.parse_args(["--model", "eva02_tiny_patch14_224", "--batch-size", "8", "--dtype", dtype])
+        held[dtype] = _measure_memory(args, "ours", checkpointing=False)["activations_mb"]
+    assert held["bf16"] < 0.8 * held["fp32"], held
